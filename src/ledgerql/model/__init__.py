@@ -1,0 +1,1 @@
+"""The unified domain model: entities (`entities`), enums (`enums`) and error codes (`errors`)."""
