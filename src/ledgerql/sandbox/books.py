@@ -228,6 +228,9 @@ class _Generator:
 
     def lines(self, accounts: list[str], descriptions: list[str], count: int,
               allow_fraction: bool = True) -> list[LineItem]:
+        """Document lines. The department varies per line; the location (if any) is one per document,
+        as QuickBooks keeps it on the header (DepartmentRef, "Location" in its UI)."""
+        location = self.rng.choice([None, "trk-location-london", "trk-location-manchester"])
         result = []
         for index in range(count):
             quantity = Decimal(self.rng.choice([1, 1, 1, 2, 3, 5, 10]))
@@ -238,8 +241,8 @@ class _Generator:
             tax_rate_id = self.rng.choice(["tax-S", "tax-S", "tax-S", "tax-R", "tax-Z"])
             tracking = [self.rng.choice(["trk-department-sales", "trk-department-operations",
                                          "trk-department-administration"])]
-            if self.rng.random() < 0.5:
-                tracking.append(self.rng.choice(["trk-location-london", "trk-location-manchester"]))
+            if location:
+                tracking.append(location)
             result.append(LineItem(
                 id=str(index + 1),
                 description=self.rng.choice(descriptions),
@@ -322,7 +325,9 @@ class _Generator:
         issued = self.day(index * YEAR_DAYS // max(1, self.sizes.invoices) + self.rng.randrange(0, 3))
         lines = self.lines(SALES_ACCOUNTS, _SALES_DESCRIPTIONS, self.rng.randint(1, 6))
         sub_total, total_tax, total = self.totals(lines)
-        status = DocumentStatus.DRAFT if self.rng.random() < 0.05 else DocumentStatus.AUTHORISED
+        # No drafts: QuickBooks and Exact Online have no draft sales entries, so the shared books
+        # hold only posted documents.
+        status = DocumentStatus.AUTHORISED
         return Invoice(id=f"INV-{index + 1:04d}", number=f"INV-{index + 1:04d}", customer_id=customer.id,
                        invoice_date=issued, due_date=issued + timedelta(days=30), status=status,
                        currency=customer.currency or BASE_CURRENCY,
@@ -335,7 +340,7 @@ class _Generator:
         issued = self.day(index * YEAR_DAYS // max(1, self.sizes.bills) + self.rng.randrange(0, 3))
         lines = self.lines(PURCHASE_ACCOUNTS, _PURCHASE_DESCRIPTIONS, self.rng.randint(1, 6))
         sub_total, total_tax, total = self.totals(lines)
-        status = DocumentStatus.DRAFT if self.rng.random() < 0.05 else DocumentStatus.AUTHORISED
+        status = DocumentStatus.AUTHORISED
         return Bill(id=f"BILL-{index + 1:04d}", number=f"BILL-{index + 1:04d}", supplier_id=supplier.id,
                     bill_date=issued, due_date=issued + timedelta(days=30), status=status,
                     currency=supplier.currency or BASE_CURRENCY,
@@ -444,8 +449,6 @@ class _Generator:
         spent = self.day(index * YEAR_DAYS // max(1, self.sizes.expenses) + self.rng.randrange(0, 5))
         lines = self.lines(EXPENSE_ACCOUNTS, _EXPENSE_DESCRIPTIONS, self.rng.randint(1, 3),
                            allow_fraction=False)
-        for line in lines:
-            line.tracking_category_ids = line.tracking_category_ids[:1]
         sub_total, total_tax, total = self.totals(lines)
         return Expense(id=f"EXP-{index + 1:04d}", number=f"EXP-{index + 1:04d}", supplier_id=supplier.id,
                        account_id=self.rng.choice(BANK_BY_CURRENCY[BASE_CURRENCY]), transaction_date=spent,
