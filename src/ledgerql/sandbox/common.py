@@ -100,9 +100,13 @@ class OAuthServer:
         self._rotated: dict[str, tuple[Grant, float]] = {}
         self.refresh_count = 0
 
-    def issue(self, tenant: str) -> Grant:
+    def issue(self, tenant: str, seed: str | None = None) -> Grant:
+        """A new grant. With a seed the tokens are derived from it, so that another process (such as
+        `ledgerql sandbox --describe`) can name the tokens a running sandbox starts with."""
         now = self.clock.now()
-        grant = Grant(access_token=_token("at"), refresh_token=_token("rt"), tenant=tenant,
+        access = _derived_token("at", seed, tenant) if seed else _token("at")
+        refresh = _derived_token("rt", seed, tenant) if seed else _token("rt")
+        grant = Grant(access_token=access, refresh_token=refresh, tenant=tenant,
                       access_expires_at=now + self.policy.access_ttl,
                       refresh_expires_at=now + self.policy.refresh_ttl, issued_at=now)
         self._by_access[grant.access_token] = grant
@@ -159,6 +163,10 @@ class OAuthServer:
 
 def _token(kind: str) -> str:
     return f"sbx-{kind}-{secrets.token_urlsafe(24)}"
+
+
+def _derived_token(kind: str, seed: str, tenant: str) -> str:
+    return f"sbx-{kind}-" + hashlib.sha256(f"{seed}:{tenant}:{kind}".encode()).hexdigest()[:32]
 
 
 def basic_credentials(request: Request) -> tuple[str | None, str | None]:
@@ -389,9 +397,12 @@ class Emulator:
                  limits: RateLimits | None = None, clock: Clock | None = None) -> None:
         self.clock = clock or Clock()
         self.tenants = {t.tenant_id: t for t in tenants}
+        # Start-up tokens and the client secret derive from the books' seed: a sandbox restarted with
+        # the same books accepts the same start-up credentials, and `--describe` can print them.
+        seed = f"ledgerql-sandbox:{self.provider}:" + ",".join(str(t.books.seed) for t in tenants)
         self.oauth = OAuthServer(self.token_policy, self.clock, client_id=f"{self.provider.lower()}-client",
-                                 client_secret=f"{self.provider.lower()}-secret-{secrets.token_hex(8)}")
-        self.grants = {t.tenant_id: self.oauth.issue(t.tenant_id) for t in tenants}
+                                 client_secret="sbx-secret-" + hashlib.sha256(seed.encode()).hexdigest()[:24])
+        self.grants = {t.tenant_id: self.oauth.issue(t.tenant_id, seed=seed) for t in tenants}
         self.faults = FaultInjector(faults or Faults())
         self.limiter = RateLimiter(limits or self.default_limits, self.clock)
         self.counter = RequestCounter()

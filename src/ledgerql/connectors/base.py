@@ -1,0 +1,256 @@
+"""The connector protocol: what the schema and loaders ask of every provider.
+
+A connector turns unified questions ("a page of bills updated since T", "these 40 suppliers by
+id", "the payments of these invoices") into its provider's calls, and the answers into unified
+models. Paging state is the provider's own (a start position, a page number, a skip token, an
+offset) carried as a small JSON-able dict inside our opaque cursors, so a cursor never expires.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict
+
+from ledgerql.connectors.http import Tokens, TokenStore, UpstreamClient
+from ledgerql.connectors.mapping import ProviderMapping, load_mapping
+from ledgerql.model.entities import ENTITY_TYPES, Record
+from ledgerql.model.enums import Operation, Provider, Resource, Support
+from ledgerql.model.errors import unsupported
+
+
+class ConnectionConfig(BaseModel):
+    """Where and as whom to reach one provider company. Secrets are kept by the token store."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    provider: Provider
+    name: str
+    base_url: str
+    tenant_id: str
+    token_url: str | None = None
+    client_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    """Unified list filters. Connectors push what their provider can filter and check the rest."""
+
+    updated_since: datetime | None = None
+    status: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    customer_id: str | None = None
+    supplier_id: str | None = None
+
+    def fingerprint(self) -> str:
+        """Stable short hash: a cursor is only valid for the filter it was made with."""
+        data = json.dumps(asdict(self), default=str, sort_keys=True)
+        return hashlib.sha256(data.encode()).hexdigest()[:12]
+
+    def is_empty(self) -> bool:
+        return not any(asdict(self).values())
+
+
+@dataclass
+class Page:
+    """One upstream page. `next_state` is None on the last page."""
+
+    records: list[Record]
+    state: dict[str, Any]
+    next_state: dict[str, Any] | None
+    page_size: int
+    total: int | None = None  # when the provider reports it for free
+
+
+@dataclass
+class Coverage:
+    resource: Resource
+    operations: dict[Operation, Support] = field(default_factory=dict)
+    fallback: str | None = None
+
+
+class Connector(ABC):
+    """Base of the four connectors. Subclasses implement `fetch_page`, `fetch_by_ids` and mapping."""
+
+    provider: Provider
+
+    def __init__(self, config: ConnectionConfig, mapping: ProviderMapping, http: UpstreamClient) -> None:
+        self.config = config
+        self.mapping = mapping
+        self.http = http
+
+    @classmethod
+    def build(cls, config: ConnectionConfig, tokens: TokenStore,
+              transport: httpx.AsyncBaseTransport | None = None) -> Connector:
+        """A connector for one connection, its HTTP client rooted at the provider's API."""
+        mapping = load_mapping(cls.provider)
+
+        async def refresh(client: httpx.AsyncClient, current: Tokens) -> Tokens:
+            return await cls.refresh_tokens(config, client, current)
+
+        http = UpstreamClient(connection_id=config.id, provider=cls.provider.value,
+                              base_url=cls.api_root(config), tokens=tokens, refresh=refresh,
+                              error_message=cls.error_message, timeout=mapping.timeout_seconds,
+                              transport=transport, default_headers=cls.default_headers(config))
+        return cls(config, mapping, http)
+
+    # -- provider hooks for `build` ----------------------------------------------------------------
+    @classmethod
+    @abstractmethod
+    def api_root(cls, config: ConnectionConfig) -> str:
+        """The URL every API path is relative to (e.g. `{base}/v3/company/{realm}`)."""
+
+    @classmethod
+    def default_headers(cls, config: ConnectionConfig) -> dict[str, str]:
+        """Headers on every call (e.g. Xero's `xero-tenant-id`)."""
+        return {}
+
+    @classmethod
+    @abstractmethod
+    async def refresh_tokens(cls, config: ConnectionConfig, client: httpx.AsyncClient, current: Tokens) -> Tokens:
+        """Exchange the refresh token at the provider's token endpoint, as that provider does it.
+        Raise `LedgerQLError(UPSTREAM_AUTH_EXPIRED)` when the provider refuses the refresh token."""
+
+    @staticmethod
+    @abstractmethod
+    def error_message(response: httpx.Response) -> str:
+        """The human message inside the provider's error envelope (never tokens or secrets)."""
+
+    # -- capability ------------------------------------------------------------------------------
+    def support(self, resource: Resource, operation: Operation) -> Support:
+        return self.mapping.support(resource, operation)
+
+    def require(self, resource: Resource, operation: Operation) -> Support:
+        """Raise UNSUPPORTED_BY_PROVIDER before any upstream call when the provider cannot do it."""
+        support = self.support(resource, operation)
+        if support == Support.UNSUPPORTED:
+            raise unsupported(self.provider.value, resource.value, operation.value)
+        return support
+
+    def coverage(self) -> list[Coverage]:
+        """Generated from the mapping: never hand-kept."""
+        result = []
+        for resource in Resource:
+            mapped = self.mapping.resource(resource)
+            result.append(Coverage(resource=resource,
+                                   operations={op: mapped.support(op) for op in Operation},
+                                   fallback=mapped.fallback))
+        return result
+
+    def page_size(self, resource: Resource, requested: int) -> int:
+        return self.mapping.page_size(resource, requested)
+
+    # -- reads -----------------------------------------------------------------------------------
+    async def list(self, resource: Resource, filter: ListFilter, state: dict[str, Any] | None,
+                   limit: int) -> Page:
+        """One upstream page of `resource`. `state` None starts at the beginning with `limit` rows
+        per page (clamped to what the provider allows); a state from an earlier `Page` resumes.
+
+        Whatever filter the provider could not apply upstream is applied here, so every connector
+        answers a filter exactly (a page may then hold fewer rows than asked for).
+        """
+        self.require(resource, Operation.LIST)
+        page = await self.fetch_page(resource, filter, state, limit)
+        if not filter.is_empty():
+            page.records = [r for r in page.records if matches(r, filter)]
+        return page
+
+    async def get_many(self, resource: Resource, ids: Sequence[str]) -> dict[str, Record]:
+        """Records by id, in as few calls as the provider allows; missing ids are absent."""
+        self.require(resource, Operation.GET)
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return {}
+        found: dict[str, Record] = {}
+        size = max(1, self.mapping.batch_size)
+        for start in range(0, len(wanted), size):
+            found.update(await self.fetch_by_ids(resource, wanted[start:start + size]))
+        return found
+
+    async def count(self, resource: Resource, filter: ListFilter) -> int:
+        """How many records match. The default pages through; providers with a count override."""
+        self.require(resource, Operation.LIST)
+        total, state = 0, None
+        while True:
+            page = await self.fetch_page(resource, filter, state, self.mapping.paging.max_size)
+            if page.total is not None:
+                return page.total
+            total += len(page.records)
+            if page.next_state is None:
+                return total
+            state = page.next_state
+
+    async def list_all(self, resource: Resource, filter: ListFilter | None = None) -> list[Record]:
+        """Every record of a resource, page by page at the largest page size."""
+        self.require(resource, Operation.LIST)
+        records: list[Record] = []
+        state: dict[str, Any] | None = None
+        while True:
+            page = await self.fetch_page(resource, filter or ListFilter(), state, self.mapping.paging.max_size)
+            records.extend(page.records)
+            if page.next_state is None:
+                return records
+            state = page.next_state
+
+    async def find_allocated_to(self, resource: Resource, document_ids: Sequence[str]) -> list[Record]:
+        """Payments, bill payments or credit notes allocated to any of these documents.
+
+        Reverse references (invoice → payments) are answered from one listing, not per row. The
+        default lists every record once; a provider that can filter by document overrides this.
+        """
+        wanted = set(document_ids)
+        return [r for r in await self.list_all(resource)
+                if any(a.document_id in wanted for a in getattr(r, "allocations", []))]
+
+    # -- provider specifics ------------------------------------------------------------------------
+    @abstractmethod
+    async def fetch_page(self, resource: Resource, filter: ListFilter, state: dict[str, Any] | None,
+                         limit: int) -> Page: ...
+
+    @abstractmethod
+    async def fetch_by_ids(self, resource: Resource, ids: list[str]) -> dict[str, Record]: ...
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    @staticmethod
+    def entity_type(resource: Resource) -> type[Record]:
+        return ENTITY_TYPES[resource.value]
+
+
+def matches(record: Record, filter: ListFilter) -> bool:
+    """Whether a unified record satisfies a filter (fields a record lacks do not filter it)."""
+    if filter.updated_since and record.updated_at and record.updated_at <= filter.updated_since:
+        return False
+    if filter.status and getattr(record, "status", None) not in (None, filter.status):
+        return False
+    when = _record_date(record)
+    if when is not None:
+        if filter.date_from and when < filter.date_from:
+            return False
+        if filter.date_to and when > filter.date_to:
+            return False
+    if filter.customer_id and getattr(record, "customer_id", filter.customer_id) != filter.customer_id:
+        return False
+    return not (filter.supplier_id and getattr(record, "supplier_id", filter.supplier_id) != filter.supplier_id)
+
+
+_DATE_FIELDS = ("invoice_date", "bill_date", "issue_date", "order_date", "payment_date", "transaction_date",
+                "posting_date")
+
+
+def _record_date(record: Record) -> date | None:
+    for name in _DATE_FIELDS:
+        value = getattr(record, name, None)
+        if value is not None:
+            return value  # type: ignore[no-any-return]
+    return None

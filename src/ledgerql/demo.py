@@ -1,0 +1,81 @@
+"""The demo setup `ledgerql serve` runs with no configuration: the four sandboxes in-process and a
+demo account with one connection per provider."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+
+import httpx
+
+from ledgerql.connectors.base import ConnectionConfig
+from ledgerql.connectors.http import Tokens
+from ledgerql.gateway import Gateway, Principal
+from ledgerql.model.enums import Provider
+from ledgerql.sandbox import SandboxSet
+
+DEMO_KEY_ENV = "LEDGERQL_DEMO_API_KEY"
+TENANT_KEYS = {"QUICKBOOKS": "realmId", "XERO": "tenantId", "EXACT_ONLINE": "division", "NETSUITE": "accountId"}
+DEMO_CONNECTION_IDS = {
+    Provider.QUICKBOOKS: "demo-quickbooks",
+    Provider.XERO: "demo-xero",
+    Provider.EXACT_ONLINE: "demo-exact-online",
+    Provider.NETSUITE: "demo-netsuite",
+}
+
+
+@dataclass
+class Demo:
+    gateway: Gateway
+    sandboxes: SandboxSet
+    api_key: str
+
+
+def sandbox_connections(sandboxes: SandboxSet, base_url: str, *, tenant_index: int = 0,
+                        id_prefix: str = "demo") -> list[tuple[ConnectionConfig, Tokens]]:
+    """One connection per provider to the sandbox company `tenant_index`."""
+    result = []
+    for provider_name, emulator in sandboxes.emulators.items():
+        described = emulator.describe(base_url.rstrip("/") + _prefix(provider_name))
+        provider = Provider(provider_name)
+        tenant_id = emulator.tenant_id_for(tenant_index)
+        grant = emulator.grants[tenant_id]
+        config = ConnectionConfig(
+            id=f"{id_prefix}-{provider.value.lower().replace('_', '-')}",
+            provider=provider, name=f"{provider_name.replace('_', ' ').title()} sandbox #{tenant_index}",
+            base_url=_tenant_base_url(described, tenant_index, tenant_id), tenant_id=tenant_id,
+            token_url=described["tokenUrl"], client_id=described["clientId"])
+        tokens = Tokens(access_token=grant.access_token, refresh_token=grant.refresh_token,
+                        client_secret=described["clientSecret"])
+        result.append((config, tokens))
+    return result
+
+
+def _prefix(provider_name: str) -> str:
+    from ledgerql.sandbox import PREFIXES
+
+    return PREFIXES[provider_name]
+
+
+def _tenant_base_url(described: dict[str, object], tenant_index: int, tenant_id: str) -> str:
+    base_url = str(described["baseUrl"])
+    # NetSuite carries its account in the base URL (the real API: in the hostname).
+    default_tenant = str(described.get("accountId", ""))
+    if tenant_index and default_tenant and default_tenant.lower() in base_url:
+        base_url = base_url.replace(default_tenant.lower(), tenant_id.lower())
+    return base_url
+
+
+async def build_demo(sandboxes: SandboxSet, *, base_url: str, secret_key: bytes, api_key: str | None = None,
+                     in_process: bool = True) -> Demo:
+    """A gateway whose demo account holds one connection per provider, talking to `sandboxes`
+    in-process (no sockets) when `in_process`, else over HTTP at `base_url`."""
+    transport = httpx.ASGITransport(app=sandboxes.app()) if in_process else None
+    gateway = Gateway(secret_key=secret_key, transport=transport)
+    for config, tokens in sandbox_connections(sandboxes, base_url):
+        await gateway.add_connection(config, tokens)
+    key = api_key or os.environ.get(DEMO_KEY_ENV) or f"lq_demo_{secrets.token_urlsafe(18)}"
+    gateway.add_api_key(key, Principal(user_id="demo-api-user", account_ids=frozenset({"demo"}),
+                                       connection_ids=frozenset(gateway.connections)))
+    return Demo(gateway=gateway, sandboxes=sandboxes, api_key=key)
