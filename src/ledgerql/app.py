@@ -42,7 +42,7 @@ def _error_body(error: LedgerQLError) -> dict[str, Any]:
     return {"errors": [{"message": error.message, "extensions": error.to_extensions()}]}
 
 
-class GraphQLView(GraphQL):  # type: ignore[type-arg]
+class GraphQLView(GraphQL[RequestContext, None]):
     """Strawberry's ASGI view with our authentication, context, tracking id and IDE defaults."""
 
     def __init__(self, gateway: Gateway, metrics: Metrics, demo_key: str | None = None, **kwargs: Any) -> None:

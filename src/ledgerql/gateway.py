@@ -17,6 +17,7 @@ from ledgerql.connectors.base import ConnectionConfig, Connector
 from ledgerql.connectors.http import MemoryTokenStore, Tokens, TokenStore
 from ledgerql.model.errors import ErrorCode, LedgerQLError
 from ledgerql.schema.pagination import CursorCodec
+from ledgerql.store.idempotency import IdempotencyStore, SQLiteIdempotencyStore
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Gateway:
     secret_key: bytes
     tokens: TokenStore = field(default_factory=MemoryTokenStore)
     transport: httpx.AsyncBaseTransport | None = None  # in-process sandboxes; None = real network
+    idempotency: IdempotencyStore = field(default_factory=lambda: SQLiteIdempotencyStore(":memory:"))
     connections: dict[str, ConnectionConfig] = field(default_factory=dict)
     _connectors: dict[str, Connector] = field(default_factory=dict)
     _keys: dict[str, ApiKey] = field(default_factory=dict)
@@ -68,6 +70,7 @@ class Gateway:
         for connector in self._connectors.values():
             await connector.aclose()
         self._connectors.clear()
+        await self.idempotency.aclose()
 
     # -- API keys ----------------------------------------------------------------------------------
     def hash_key(self, key: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -69,6 +69,23 @@ class Page:
     next_state: dict[str, Any] | None
     page_size: int
     total: int | None = None  # when the provider reports it for free
+
+
+class WriteProgress:
+    """The persisted steps of one write (backed by its idempotency record)."""
+
+    def __init__(self, steps: dict[str, Any] | None = None,
+                 saver: Callable[[dict[str, Any]], Awaitable[None]] | None = None) -> None:
+        self.steps: dict[str, Any] = dict(steps or {})
+        self._saver = saver
+
+    def get(self, step: str) -> Any:
+        return self.steps.get(step)
+
+    async def mark(self, step: str, value: Any) -> None:
+        self.steps[step] = value
+        if self._saver is not None:
+            await self._saver(self.steps)
 
 
 @dataclass
@@ -150,8 +167,8 @@ class Connector(ABC):
         return self.mapping.page_size(resource, requested)
 
     # -- reads -----------------------------------------------------------------------------------
-    async def list(self, resource: Resource, filter: ListFilter, state: dict[str, Any] | None,
-                   limit: int) -> Page:
+    async def list_page(self, resource: Resource, filter: ListFilter, state: dict[str, Any] | None,
+                        limit: int) -> Page:
         """One upstream page of `resource`. `state` None starts at the beginning with `limit` rows
         per page (clamped to what the provider allows); a state from an earlier `Page` resumes.
 
@@ -211,6 +228,25 @@ class Connector(ABC):
         return [r for r in await self.list_all(resource)
                 if any(a.document_id in wanted for a in getattr(r, "allocations", []))]
 
+    # -- writes ----------------------------------------------------------------------------------
+    async def create(self, resource: Resource, record: Record, *, idempotency_key: str | None,
+                     progress: WriteProgress) -> Record:
+        """Create `record` (validated, totals computed, references as this connection's ids) and return
+        it as the provider now holds it. Raises UNSUPPORTED_BY_PROVIDER before any call when the
+        provider cannot. `idempotency_key` goes to the provider's own mechanism where it has one;
+        `progress` persists the steps of a multi-step write so a retry resumes instead of repeating."""
+        self.require(resource, Operation.CREATE)
+        return await self.create_record(resource, record, idempotency_key=idempotency_key, progress=progress)
+
+    async def create_record(self, resource: Resource, record: Record, *, idempotency_key: str | None,
+                            progress: WriteProgress) -> Record:
+        raise unsupported(self.provider.value, resource.value, Operation.CREATE.value)
+
+    async def find_created(self, resource: Resource, idempotency_key: str) -> Record | None:
+        """The record an earlier attempt with this key created, for providers without native
+        idempotency (the key is written into the record); None when there is none."""
+        return None
+
     # -- provider specifics ------------------------------------------------------------------------
     @abstractmethod
     async def fetch_page(self, resource: Resource, filter: ListFilter, state: dict[str, Any] | None,
@@ -252,5 +288,5 @@ def _record_date(record: Record) -> date | None:
     for name in _DATE_FIELDS:
         value = getattr(record, name, None)
         if value is not None:
-            return value  # type: ignore[no-any-return]
+            return value
     return None

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import TypeVar
 
 from ledgerql.model.entities import (
@@ -38,8 +38,11 @@ from ledgerql.model.entities import (
     TrackingCategory,
 )
 from ledgerql.model.enums import AccountType, DocumentStatus, PostingType, PurchaseOrderStatus
+from ledgerql.model.rules import CENT, derived_status, line_tax, money
 
-CENT = Decimal("0.01")
+# Re-exported: the emulators take the rounding and status rules from the books they serve.
+__all__ = ["CENT", "BookSizes", "Books", "derived_status", "generate_books", "line_tax", "money"]
+
 ContactT = TypeVar("ContactT", Customer, Supplier)
 DocT = TypeVar("DocT", Invoice, Bill)
 PaymentT = TypeVar("PaymentT", Payment, BillPayment)
@@ -48,26 +51,6 @@ FOREIGN_CURRENCY = "EUR"
 EUR_RATE = Decimal("0.8500")  # GBP per EUR, fixed so that every provider agrees
 YEAR_START = date(2025, 1, 1)
 YEAR_DAYS = 365
-
-
-def money(value: Decimal) -> Decimal:
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def line_tax(net: Decimal, rate: Decimal) -> Decimal:
-    """Tax of one line: net × rate %, rounded half-up to the cent (the rule every emulator uses)."""
-    return money(net * rate / Decimal(100))
-
-
-def derived_status(status: DocumentStatus, total: Decimal, balance: Decimal) -> DocumentStatus:
-    """The unified status rule: paid and partly paid follow from the balance, not from a flag."""
-    if status in (DocumentStatus.DRAFT, DocumentStatus.VOIDED):
-        return status
-    if balance <= 0:
-        return DocumentStatus.PAID
-    if balance < total:
-        return DocumentStatus.PARTIALLY_PAID
-    return DocumentStatus.AUTHORISED
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,9 @@ from strawberry.types import ExecutionContext, Info
 
 from ledgerql.model.errors import ErrorCode, LedgerQLError
 from ledgerql.schema.connection import Connection
+from ledgerql.schema.mutations import Mutation
 from ledgerql.schema.types import context
+from ledgerql.writes.validation import ValidationFailed
 
 logger = logging.getLogger("ledgerql.graphql")
 
@@ -36,7 +38,7 @@ class Query:
 
 
 def _connection(config: Any) -> Any:
-    return Connection(id=strawberry.ID(config.id), provider=config.provider, name=config.name)  # type: ignore[call-arg]
+    return Connection(id=strawberry.ID(config.id), provider=config.provider, name=config.name)
 
 
 _BAD_INPUT_PREFIXES = ("Variable '$", "Expected value of type", "Int cannot represent", "Float cannot represent",
@@ -67,6 +69,15 @@ def typed_error(error: GraphQLError) -> GraphQLError:
                         path=error.path, original_error=None, extensions=extensions)
 
 
+def _expand(error: GraphQLError) -> list[GraphQLError]:
+    """A failed validation is reported as one error per problem, each with its input path."""
+    if isinstance(error.original_error, ValidationFailed):
+        return [typed_error(GraphQLError(p.message, nodes=error.nodes, source=error.source,
+                                         positions=error.positions, path=error.path, original_error=p))
+                for p in error.original_error.problems]
+    return [typed_error(error)]
+
+
 def _is_scalar_parse(exc: Exception) -> bool:
     text = str(exc)
     return text.startswith(("Invalid isoformat", "time data", "Argument '")) or "cannot be higher" in text
@@ -79,7 +90,7 @@ class ResponseExtensions(SchemaExtension):
         yield
         result = self.execution_context.result
         if result is not None and result.errors:
-            result.errors = [typed_error(e) for e in result.errors]
+            result.errors = [typed for e in result.errors for typed in _expand(e)]
 
     def get_results(self) -> dict[str, Any]:
         ctx = self.execution_context.context
@@ -120,5 +131,5 @@ def build_schema(*, max_depth: int = 12, max_aliases: int = 30, max_tokens: int 
         from strawberry.extensions import DisableIntrospection
 
         extensions.append(DisableIntrospection)
-    return LedgerQLSchema(query=Query, extensions=extensions,
+    return LedgerQLSchema(query=Query, mutation=Mutation, extensions=extensions,
                           config=StrawberryConfig(disable_field_suggestions=not introspection))

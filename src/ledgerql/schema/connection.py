@@ -56,8 +56,8 @@ RESOURCE_FIELDS: list[tuple[str, str, Resource, Any, Any]] = [
 
 
 def _list_field(resource: Resource, node_type: Any, filter_type: Any) -> Any:
-    async def resolve(root: "Connection", info: Info, first: int = DEFAULT_FIRST, after: str | None = None,
-                      filter: filter_type | None = None) -> ListResult[node_type] | None:  # type: ignore[valid-type]
+    async def resolve(root: Any, info: Info, first: int = DEFAULT_FIRST, after: str | None = None,
+                      filter: filter_type | None = None) -> ListResult[node_type] | None:
         ctx = context(info)
         connector = ctx.connector(root.id)
         list_filter = f.to_list_filter(filter)
@@ -80,7 +80,7 @@ def _list_field(resource: Resource, node_type: Any, filter_type: Any) -> Any:
 
 
 def _by_id_field(resource: Resource, node_type: Any) -> Any:
-    async def resolve(root: "Connection", info: Info, id: strawberry.ID) -> node_type | None:  # type: ignore[valid-type]
+    async def resolve(root: Any, info: Info, id: strawberry.ID) -> node_type | None:
         ctx = context(info)
         connector = ctx.connector(root.id)
         connector.require(resource, Operation.GET)
@@ -121,7 +121,7 @@ class _ConnectionBase:
         ctx = context(info)
         connector = ctx.connector(self.id)
         connector.require(Resource.COMPANY_INFO, Operation.GET)
-        page = await connector.list(Resource.COMPANY_INFO, f.to_list_filter(None), None, 1)
+        page = await connector.list_page(Resource.COMPANY_INFO, f.to_list_filter(None), None, 1)
         return wrap(Resource.COMPANY_INFO, page.records[0], str(self.id)) if page.records else None
 
 

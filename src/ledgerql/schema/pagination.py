@@ -101,7 +101,7 @@ async def paginate(*, connector: Connector, codec: CursorCodec, connection_id: s
     edges: list[tuple[str, Any]] = []
     first_page: Page | None = None
     while True:
-        page = await connector.list(resource, filter, state, first)
+        page = await connector.list_page(resource, filter, state, first)
         first_page = first_page or page
         if on_page:
             on_page(page)

@@ -69,7 +69,7 @@ class LedgerAccount:
 
     @strawberry.field(description="The provider's own record, as it sent it.")
     def raw(self) -> JSON | None:
-        return self._raw
+        return cast("JSON | None", self._raw)
 
     @classmethod
     def from_model(cls, x: m.LedgerAccount, conn: str) -> LedgerAccount:
@@ -91,7 +91,7 @@ class Contact:
 
     @strawberry.field(description="The provider's own record, as it sent it.")
     def raw(self) -> JSON | None:
-        return self._raw
+        return cast("JSON | None", self._raw)
 
 
 def _contact_args(x: m.Contact) -> dict[str, Any]:
@@ -138,7 +138,7 @@ class TrackingCategory:
 
     @strawberry.field
     async def parent(self, info: Info) -> TrackingCategory | None:
-        return await load_one(info, self._conn, Resource.TRACKING_CATEGORIES, self._parent_id)  # type: ignore[no-any-return]
+        return await load_one(info, self._conn, Resource.TRACKING_CATEGORIES, self._parent_id)
 
     @classmethod
     def from_model(cls, x: m.TrackingCategory, conn: str) -> TrackingCategory:
@@ -191,7 +191,7 @@ class BankAccount:
 
     @strawberry.field
     async def ledger_account(self, info: Info) -> LedgerAccount | None:
-        return await load_one(info, self._conn, Resource.LEDGER_ACCOUNTS, self._ledger_account_id)  # type: ignore[no-any-return]
+        return await load_one(info, self._conn, Resource.LEDGER_ACCOUNTS, self._ledger_account_id)
 
     @classmethod
     def from_model(cls, x: m.BankAccount, conn: str) -> BankAccount:
@@ -232,11 +232,11 @@ class LineItem:
 
     @strawberry.field
     async def account(self, info: Info) -> LedgerAccount | None:
-        return await load_one(info, self._conn, Resource.LEDGER_ACCOUNTS, self._account_id)  # type: ignore[no-any-return]
+        return await load_one(info, self._conn, Resource.LEDGER_ACCOUNTS, self._account_id)
 
     @strawberry.field
     async def tax_rate(self, info: Info) -> TaxRate | None:
-        return await load_one(info, self._conn, Resource.TAX_RATES, self._tax_rate_id)  # type: ignore[no-any-return]
+        return await load_one(info, self._conn, Resource.TAX_RATES, self._tax_rate_id)
 
     @strawberry.field
     async def tracking_categories(self, info: Info) -> list[TrackingCategory]:
@@ -265,7 +265,7 @@ class JournalLine:
 
     @strawberry.field
     async def account(self, info: Info) -> LedgerAccount | None:
-        return await load_one(info, self._conn, Resource.LEDGER_ACCOUNTS, self._account_id)  # type: ignore[no-any-return]
+        return await load_one(info, self._conn, Resource.LEDGER_ACCOUNTS, self._account_id)
 
     @strawberry.field
     async def tracking_categories(self, info: Info) -> list[TrackingCategory]:
@@ -283,7 +283,7 @@ class InvoiceAllocation:
 
     @strawberry.field
     async def invoice(self, info: Info) -> Invoice | None:
-        return await load_one(info, self._conn, Resource.INVOICES, self._invoice_id)  # type: ignore[no-any-return]
+        return await load_one(info, self._conn, Resource.INVOICES, self._invoice_id)
 
 
 @strawberry.type
@@ -294,7 +294,7 @@ class BillAllocation:
 
     @strawberry.field
     async def bill(self, info: Info) -> Bill | None:
-        return await load_one(info, self._conn, Resource.BILLS, self._bill_id)  # type: ignore[no-any-return]
+        return await load_one(info, self._conn, Resource.BILLS, self._bill_id)
 
 
 @strawberry.type
@@ -318,7 +318,7 @@ class Invoice:
 
     @strawberry.field
     async def customer(self, info: Info) -> Customer | None:
-        return await load_one(info, self._conn, Resource.CUSTOMERS, self._customer_id)  # type: ignore[no-any-return]
+        return await load_one(info, self._conn, Resource.CUSTOMERS, self._customer_id)
 
     @strawberry.field(description="Payments allocated to this invoice.")
     async def payments(self, info: Info) -> list[Payment]:
@@ -336,7 +336,7 @@ class Invoice:
 
     @strawberry.field(description="The provider's own record, as it sent it.")
     def raw(self) -> JSON | None:
-        return self._raw
+        return cast("JSON | None", self._raw)
 
     @classmethod
     def from_model(cls, x: m.Invoice, conn: str) -> Invoice:
@@ -368,7 +368,7 @@ class Bill:
 
     @strawberry.field
     async def supplier(self, info: Info) -> Supplier | None:
-        return await load_one(info, self._conn, Resource.SUPPLIERS, self._supplier_id)  # type: ignore[no-any-return]
+        return await load_one(info, self._conn, Resource.SUPPLIERS, self._supplier_id)
 
     @strawberry.field(description="Bill payments allocated to this bill.")
     async def payments(self, info: Info) -> list[BillPayment]:
@@ -377,7 +377,7 @@ class Bill:
 
     @strawberry.field(description="The provider's own record, as it sent it.")
     def raw(self) -> JSON | None:
-        return self._raw
+        return cast("JSON | None", self._raw)
 
     @classmethod
     def from_model(cls, x: m.Bill, conn: str) -> Bill:
@@ -409,11 +409,11 @@ class CreditNote:
 
     @strawberry.field
     async def customer(self, info: Info) -> Customer | None:
-        return await load_one(info, self._conn, Resource.CUSTOMERS, self._customer_id)  # type: ignore[no-any-return]
+        return await load_one(info, self._conn, Resource.CUSTOMERS, self._customer_id)
 
     @strawberry.field(description="The provider's own record, as it sent it.")
     def raw(self) -> JSON | None:
-        return self._raw
+        return cast("JSON | None", self._raw)
 
     @classmethod
     def from_model(cls, x: m.CreditNote, conn: str) -> CreditNote:
@@ -444,11 +444,11 @@ class PurchaseOrder:
 
     @strawberry.field
     async def supplier(self, info: Info) -> Supplier | None:
-        return await load_one(info, self._conn, Resource.SUPPLIERS, self._supplier_id)  # type: ignore[no-any-return]
+        return await load_one(info, self._conn, Resource.SUPPLIERS, self._supplier_id)
 
     @strawberry.field(description="The provider's own record, as it sent it.")
     def raw(self) -> JSON | None:
-        return self._raw
+        return cast("JSON | None", self._raw)
 
     @classmethod
     def from_model(cls, x: m.PurchaseOrder, conn: str) -> PurchaseOrder:
@@ -474,15 +474,15 @@ class Payment:
 
     @strawberry.field
     async def customer(self, info: Info) -> Customer | None:
-        return await load_one(info, self._conn, Resource.CUSTOMERS, self._customer_id)  # type: ignore[no-any-return]
+        return await load_one(info, self._conn, Resource.CUSTOMERS, self._customer_id)
 
     @strawberry.field(description="The bank account (ledger account) the money went into.")
     async def account(self, info: Info) -> LedgerAccount | None:
-        return await load_one(info, self._conn, Resource.LEDGER_ACCOUNTS, self._account_id)  # type: ignore[no-any-return]
+        return await load_one(info, self._conn, Resource.LEDGER_ACCOUNTS, self._account_id)
 
     @strawberry.field(description="The provider's own record, as it sent it.")
     def raw(self) -> JSON | None:
-        return self._raw
+        return cast("JSON | None", self._raw)
 
     @classmethod
     def from_model(cls, x: m.Payment, conn: str) -> Payment:
@@ -510,15 +510,15 @@ class BillPayment:
 
     @strawberry.field
     async def supplier(self, info: Info) -> Supplier | None:
-        return await load_one(info, self._conn, Resource.SUPPLIERS, self._supplier_id)  # type: ignore[no-any-return]
+        return await load_one(info, self._conn, Resource.SUPPLIERS, self._supplier_id)
 
     @strawberry.field(description="The bank account (ledger account) the money left from.")
     async def account(self, info: Info) -> LedgerAccount | None:
-        return await load_one(info, self._conn, Resource.LEDGER_ACCOUNTS, self._account_id)  # type: ignore[no-any-return]
+        return await load_one(info, self._conn, Resource.LEDGER_ACCOUNTS, self._account_id)
 
     @strawberry.field(description="The provider's own record, as it sent it.")
     def raw(self) -> JSON | None:
-        return self._raw
+        return cast("JSON | None", self._raw)
 
     @classmethod
     def from_model(cls, x: m.BillPayment, conn: str) -> BillPayment:
@@ -549,15 +549,15 @@ class Expense:
 
     @strawberry.field
     async def supplier(self, info: Info) -> Supplier | None:
-        return await load_one(info, self._conn, Resource.SUPPLIERS, self._supplier_id)  # type: ignore[no-any-return]
+        return await load_one(info, self._conn, Resource.SUPPLIERS, self._supplier_id)
 
     @strawberry.field(description="The bank or card account it was paid from.")
     async def account(self, info: Info) -> LedgerAccount | None:
-        return await load_one(info, self._conn, Resource.LEDGER_ACCOUNTS, self._account_id)  # type: ignore[no-any-return]
+        return await load_one(info, self._conn, Resource.LEDGER_ACCOUNTS, self._account_id)
 
     @strawberry.field(description="The provider's own record, as it sent it.")
     def raw(self) -> JSON | None:
-        return self._raw
+        return cast("JSON | None", self._raw)
 
     @classmethod
     def from_model(cls, x: m.Expense, conn: str) -> Expense:
@@ -594,11 +594,11 @@ class JournalEntry:
 
     @strawberry.field
     async def journal(self, info: Info) -> Journal | None:
-        return await load_one(info, self._conn, Resource.JOURNALS, self._journal_id)  # type: ignore[no-any-return]
+        return await load_one(info, self._conn, Resource.JOURNALS, self._journal_id)
 
     @strawberry.field(description="The provider's own record, as it sent it.")
     def raw(self) -> JSON | None:
-        return self._raw
+        return cast("JSON | None", self._raw)
 
     @classmethod
     def from_model(cls, x: m.JournalEntry, conn: str) -> JournalEntry:

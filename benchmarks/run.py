@@ -1,0 +1,80 @@
+"""Upstream calls and time for the 50-bill query on each provider: the gateway against the naive way.
+
+The gateway answers one GraphQL query (50 bills with supplier, every line's account and tax rate, and
+the bills' payments) with batched upstream calls. The naive way is what a REST client writes by hand:
+fetch the bills, then each supplier, each line's account and tax rate one call at a time, then all
+bill payments, matched by hand. Both run against the same in-process sandboxes with the same injected
+latency, so the calls (a stable figure) and the time (a noisy one) can be compared in one run.
+
+    python benchmarks/run.py [--latency-ms 20] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ledgerql.connectors.base import ListFilter  # noqa: E402
+from ledgerql.model.enums import Resource  # noqa: E402
+from ledgerql.sandbox.common import Faults  # noqa: E402
+from tests.harness import PROVIDERS, GatewayHarness, connection_id  # noqa: E402
+
+QUERY = """query($c: ID!) { connection(id: $c) { bills(first: 50) { nodes {
+  number total supplier { displayName }
+  lineItems { account { name } taxRate { rate } }
+  payments { reference totalAmount }
+} } } }"""
+
+
+async def gateway_way(gw: GatewayHarness, provider: str) -> tuple[int, float]:
+    gw.reset_counts()
+    started = time.perf_counter()
+    body = await gw.execute(QUERY, {"c": connection_id(provider)})
+    elapsed = time.perf_counter() - started
+    assert not body.get("errors"), body["errors"]
+    return gw.upstream_calls(provider), elapsed
+
+
+async def naive_way(gw: GatewayHarness, provider: str) -> tuple[int, float]:
+    """One call per reference, as a hand-written REST client makes them (a fresh connector: no reuse)."""
+    connector = gw.demo.gateway.connector(connection_id(provider))
+    gw.reset_counts()
+    started = time.perf_counter()
+    page = await connector.list_page(Resource.BILLS, ListFilter(), None, 50)
+    bills = page.records[:50]
+    for bill in bills:
+        await connector.get_many(Resource.SUPPLIERS, [bill.supplier_id])  # type: ignore[attr-defined]
+        for line in bill.line_items:  # type: ignore[attr-defined]
+            await connector.get_many(Resource.LEDGER_ACCOUNTS, [line.account_id])
+            await connector.get_many(Resource.TAX_RATES, [line.tax_rate_id])
+    payments = await connector.list_all(Resource.BILL_PAYMENTS)
+    wanted = {b.id for b in bills}
+    _ = [p for p in payments if any(a.document_id in wanted for a in p.allocations)]  # type: ignore[attr-defined]
+    return gw.upstream_calls(provider), time.perf_counter() - started
+
+
+async def main(latency_ms: float, repeat: int) -> None:
+    print(f"50 bills with supplier, lines' account and tax rate, and payments; sandbox latency {latency_ms} ms")
+    print(f"{'provider':<14}{'gateway calls':>14}{'gateway ms':>12}{'naive calls':>13}{'naive ms':>11}{'calls saved':>13}")
+    async with GatewayHarness.start(faults=Faults(latencyMs=latency_ms)) as gw:
+        for provider in PROVIDERS:
+            runs = [await gateway_way(gw, provider) for _ in range(repeat)]
+            naive = [await naive_way(gw, provider) for _ in range(repeat)]
+            g_calls, n_calls = runs[0][0], naive[0][0]
+            g_ms = statistics.median(r[1] for r in runs) * 1000
+            n_ms = statistics.median(r[1] for r in naive) * 1000
+            print(f"{provider:<14}{g_calls:>14}{g_ms:>12.0f}{n_calls:>13}{n_ms:>11.0f}{n_calls - g_calls:>13}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--latency-ms", type=float, default=20)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    asyncio.run(main(args.latency_ms, args.repeat))
