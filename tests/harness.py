@@ -45,7 +45,8 @@ class GatewayHarness:
                     faults: Faults | None = None, rate_limits: bool = False) -> AsyncIterator[GatewayHarness]:
         sandboxes = SandboxSet(seed=seed, sizes=sizes, companies=companies, faults=faults or Faults(),
                                rate_limits=rate_limits)
-        demo = await build_demo(sandboxes, base_url=SANDBOX_BASE, secret_key=b"test-secret", api_key="test-key")
+        demo = await build_demo(sandboxes, base_url=SANDBOX_BASE, secret_key=b"test-secret", api_key="test-key",
+                                rate_limits=rate_limits)
         app = create_app(demo.gateway, demo_key=demo.api_key)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test",

@@ -40,6 +40,13 @@ def cmd_export_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_coverage(args: argparse.Namespace) -> int:
+    from ledgerql.connectors.mapping import coverage_table
+
+    sys.stdout.write(coverage_table() + "\n")
+    return 0
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from ledgerql.sandbox import SandboxSet, describe_json
 
@@ -98,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
 
     export = sub.add_parser("export-schema", help="print the GraphQL SDL")
     export.set_defaults(func=cmd_export_schema)
+
+    coverage = sub.add_parser("coverage", help="print the coverage table generated from providers/*.yaml")
+    coverage.set_defaults(func=cmd_coverage)
 
     args = parser.parse_args(argv)
     try:

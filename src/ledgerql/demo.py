@@ -68,11 +68,11 @@ def _tenant_base_url(described: dict[str, object], tenant_index: int, tenant_id:
 
 
 async def build_demo(sandboxes: SandboxSet, *, base_url: str, secret_key: bytes, api_key: str | None = None,
-                     in_process: bool = True) -> Demo:
+                     in_process: bool = True, rate_limits: bool = True) -> Demo:
     """A gateway whose demo account holds one connection per provider, talking to `sandboxes`
     in-process (no sockets) when `in_process`, else over HTTP at `base_url`."""
     transport = httpx.ASGITransport(app=sandboxes.app()) if in_process else None
-    gateway = Gateway(secret_key=secret_key, transport=transport)
+    gateway = Gateway(secret_key=secret_key, transport=transport, rate_limits=rate_limits)
     for config, tokens in sandbox_connections(sandboxes, base_url):
         await gateway.add_connection(config, tokens)
     key = api_key or os.environ.get(DEMO_KEY_ENV) or f"lq_demo_{secrets.token_urlsafe(18)}"

@@ -41,6 +41,8 @@ class Gateway:
     tokens: TokenStore = field(default_factory=MemoryTokenStore)
     transport: httpx.AsyncBaseTransport | None = None  # in-process sandboxes; None = real network
     idempotency: IdempotencyStore = field(default_factory=lambda: SQLiteIdempotencyStore(":memory:"))
+    # Keep each connection within its provider's declared rate limits (off only for benchmarks).
+    rate_limits: bool = True
     connections: dict[str, ConnectionConfig] = field(default_factory=dict)
     _connectors: dict[str, Connector] = field(default_factory=dict)
     _keys: dict[str, ApiKey] = field(default_factory=dict)
@@ -62,7 +64,8 @@ class Gateway:
             config = self.connections.get(connection_id)
             if config is None:
                 raise LedgerQLError(ErrorCode.NOT_FOUND, f"No connection with id {connection_id!r}")
-            connector = connector_class(config.provider).build(config, self.tokens, self.transport)
+            connector = connector_class(config.provider).build(config, self.tokens, self.transport,
+                                                               rate_limits=self.rate_limits)
             self._connectors[connection_id] = connector
         return connector
 

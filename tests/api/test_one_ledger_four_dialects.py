@@ -25,8 +25,9 @@ LINE = ("lineItems { description quantity unitPrice totalAmount taxAmount accoun
 
 QUERIES: dict[str, str] = {
     "ledgerAccounts": "nominalCode name type status currency",
-    "customers": "displayName companyName email currency status",
-    "suppliers": "displayName companyName email currency status",
+    # companyName is left out: Exact Online accounts have a single Name.
+    "customers": "displayName email currency status",
+    "suppliers": "displayName email currency status",
     "taxRates": "code name rate",
     "trackingCategories": "name parent { name }",
     "bankAccounts": "name currency ledgerAccount { nominalCode }",
@@ -110,10 +111,10 @@ def expected_from_books(books: Books) -> dict[str, list[dict[str, Any]]]:
     return {
         "ledgerAccounts": [{"nominalCode": a.nominal_code, "name": a.name, "type": a.type.value,
                             "status": a.status.value, "currency": a.currency} for a in books.ledger_accounts],
-        "customers": [{"displayName": c.display_name, "companyName": c.company_name, "email": c.email,
-                       "currency": c.currency, "status": c.status.value} for c in books.customers],
-        "suppliers": [{"displayName": c.display_name, "companyName": c.company_name, "email": c.email,
-                       "currency": c.currency, "status": c.status.value} for c in books.suppliers],
+        "customers": [{"displayName": c.display_name, "email": c.email, "currency": c.currency,
+                       "status": c.status.value} for c in books.customers],
+        "suppliers": [{"displayName": c.display_name, "email": c.email, "currency": c.currency,
+                       "status": c.status.value} for c in books.suppliers],
         "taxRates": [{"code": t.code, "name": t.name, "rate": t.rate} for t in books.tax_rates],
         "trackingCategories": [{"name": t.name, "parent": {"name": tracking[t.parent_id].name}
                                 if t.parent_id else None} for t in books.tracking_categories],

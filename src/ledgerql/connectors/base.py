@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ledgerql.connectors.http import Tokens, TokenStore, UpstreamClient
 from ledgerql.connectors.mapping import ProviderMapping, load_mapping
+from ledgerql.connectors.resilience import RateGovernor
 from ledgerql.model.entities import ENTITY_TYPES, Record
 from ledgerql.model.enums import Operation, Provider, Resource, Support
 from ledgerql.model.errors import unsupported
@@ -107,9 +108,14 @@ class Connector(ABC):
 
     @classmethod
     def build(cls, config: ConnectionConfig, tokens: TokenStore,
-              transport: httpx.AsyncBaseTransport | None = None) -> Connector:
-        """A connector for one connection, its HTTP client rooted at the provider's API."""
+              transport: httpx.AsyncBaseTransport | None = None, *, rate_limits: bool = True) -> Connector:
+        """A connector for one connection, its HTTP client rooted at the provider's API. With
+        `rate_limits` the client keeps within the provider's declared limits."""
         mapping = load_mapping(cls.provider)
+        limits = mapping.rate_limits
+        governor = RateGovernor(per_second=limits.per_second, per_minute=limits.per_minute,
+                                per_day=limits.per_day, concurrent=limits.concurrent) if rate_limits else \
+            RateGovernor(concurrent=limits.concurrent)
 
         async def refresh(client: httpx.AsyncClient, current: Tokens) -> Tokens:
             return await cls.refresh_tokens(config, client, current)
@@ -117,7 +123,8 @@ class Connector(ABC):
         http = UpstreamClient(connection_id=config.id, provider=cls.provider.value,
                               base_url=cls.api_root(config), tokens=tokens, refresh=refresh,
                               error_message=cls.error_message, timeout=mapping.timeout_seconds,
-                              transport=transport, default_headers=cls.default_headers(config))
+                              transport=transport, default_headers=cls.default_headers(config),
+                              governor=governor)
         return cls(config, mapping, http)
 
     # -- provider hooks for `build` ----------------------------------------------------------------

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from ledgerql.connectors.resilience import CircuitBreaker, RateGovernor, RetryPolicy
 from ledgerql.model.errors import ErrorCode, LedgerQLError
 
 logger = logging.getLogger("ledgerql.upstream")
@@ -39,6 +40,7 @@ class UpstreamStats:
     # "rounds": calls that started while none was running begin a new round trip.
     rounds: int = 0
     in_flight: int = 0
+    retries: int = 0
     quota: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def started(self, connection_id: str) -> None:
@@ -123,7 +125,8 @@ class UpstreamClient:
     def __init__(self, *, connection_id: str, provider: str, base_url: str, tokens: TokenStore,
                  refresh: RefreshFn, error_message: ErrorMessageFn, timeout: float = 30,
                  transport: httpx.AsyncBaseTransport | None = None,
-                 default_headers: dict[str, str] | None = None) -> None:
+                 default_headers: dict[str, str] | None = None, governor: RateGovernor | None = None,
+                 retry_policy: RetryPolicy | None = None, breaker: CircuitBreaker | None = None) -> None:
         self.connection_id = connection_id
         self.provider = provider
         self.base_url = base_url.rstrip("/")
@@ -134,6 +137,9 @@ class UpstreamClient:
         self._client = httpx.AsyncClient(transport=transport, timeout=timeout,
                                          headers={"Accept": "application/json", **(default_headers or {})})
         self._refresh_lock = asyncio.Lock()
+        self.governor = governor or RateGovernor()
+        self.retry_policy = retry_policy or RetryPolicy()
+        self.breaker = breaker or CircuitBreaker()
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -144,8 +150,13 @@ class UpstreamClient:
 
     async def request(self, method: str, path: str, *, params: Any = None, json_body: Any = None,
                       content: bytes | str | None = None, headers: dict[str, str] | None = None,
-                      ok: tuple[int, ...] = ()) -> httpx.Response:
-        """Send one call; return the response when it succeeded (2xx, or a status in `ok`)."""
+                      ok: tuple[int, ...] = (), retry: bool | None = None) -> httpx.Response:
+        """Send one call; return the response when it succeeded (2xx, or a status in `ok`).
+
+        `retry` says whether the call is safe to repeat: by default GETs are; a connector passes True
+        for reads sent as POST (query endpoints) and for writes that carry the provider's own
+        idempotency key. Only 429s, 5xx, connect errors and timeouts are retried, never another 4xx.
+        """
         url = path if path.startswith("http") else f"{self.base_url}{path}"
         body = dump_json(json_body) if json_body is not None else content
         send_headers = dict(headers or {})
@@ -154,22 +165,67 @@ class UpstreamClient:
         tracking = current_tracking_id.get()
         if tracking:
             send_headers["X-Tracking-Id"] = tracking
+        retryable = method.upper() == "GET" if retry is None else retry
+        stats = current_stats.get()
+        attempt = 0
+        while True:
+            self.breaker.check(self.provider)
+            try:
+                response = await self._authorised(method, url, params, body, send_headers)
+            except LedgerQLError as error:
+                if error.code != ErrorCode.UPSTREAM_UNAVAILABLE:
+                    raise
+                self.breaker.failure()
+                if not self._may_retry(retryable, attempt, stats):
+                    raise
+                await asyncio.sleep(self.retry_policy.backoff(attempt))
+                attempt += 1
+                continue
+            status = response.status_code
+            retry_after = _retry_after(response)
+            self.governor.observe({k.lower(): v for k, v in response.headers.items()}, status, retry_after)
+            if stats is not None:
+                stats.quota[self.connection_id] = self.governor.remaining()
+            if response.is_success or status in ok:
+                self.breaker.success()
+                return response
+            if status >= 500:
+                self.breaker.failure()
+            transient = status >= 500 or (status == 429 and (retry_after or 0) <= self.retry_policy.max_wait)
+            if transient and self._may_retry(retryable, attempt, stats):
+                pause = retry_after if status == 429 and retry_after else self.retry_policy.backoff(attempt)
+                await asyncio.sleep(pause)
+                attempt += 1
+                continue
+            raise self.error_for(response)
+
+    def _may_retry(self, retryable: bool, attempt: int, stats: UpstreamStats | None) -> bool:
+        if not retryable or attempt + 1 >= self.retry_policy.attempts:
+            return False
+        if stats is not None:
+            if stats.retries >= self.retry_policy.request_budget:
+                return False
+            stats.retries += 1
+        return True
+
+    async def _authorised(self, method: str, url: str, params: Any, body: bytes | str | None,
+                          headers: dict[str, str]) -> httpx.Response:
+        """One call with the connection's token, refreshed and repeated once on a 401."""
         tokens = await self.tokens.get(self.connection_id)
-        response = await self._send(method, url, params, body, send_headers, tokens)
+        response = await self._send(method, url, params, body, headers, tokens)
         if response.status_code == 401:
             tokens = await self._refreshed(tokens)
-            response = await self._send(method, url, params, body, send_headers, tokens)
+            response = await self._send(method, url, params, body, headers, tokens)
             if response.status_code == 401:
                 raise LedgerQLError(ErrorCode.UPSTREAM_AUTH_EXPIRED,
                                     f"{self.provider} refused the connection's credentials",
                                     connectionId=self.connection_id)
-        if response.is_success or response.status_code in ok:
-            return response
-        raise self.error_for(response)
+        return response
 
     async def _send(self, method: str, url: str, params: Any, body: bytes | str | None,
                     headers: dict[str, str], tokens: Tokens) -> httpx.Response:
         stats = current_stats.get()
+        await self.governor.acquire(self.provider)
         if stats is not None:
             stats.started(self.connection_id)
         started = time.perf_counter()
@@ -186,6 +242,7 @@ class UpstreamClient:
                                 f"{self.provider} could not be reached ({type(exc).__name__})",
                                 connectionId=self.connection_id) from None
         finally:
+            self.governor.release()
             if stats is not None:
                 stats.finished()
         logger.debug("upstream %s %s %s -> %s in %.1f ms [%s]", self.provider, method, httpx.URL(url).path,

@@ -212,3 +212,22 @@ def extract(record: dict[str, Any], specs: dict[str, FieldSpec]) -> dict[str, An
         value = CONVERTERS[spec.type](value)
         result[name] = spec.default if value is None else value
     return result
+
+
+def coverage_table(directory: Path | None = None) -> str:
+    """The README's coverage table, generated from the four mappings (list/get/create per resource)."""
+    providers = list(PROVIDER_FILES)
+    mappings = [load_mapping(p, directory) for p in providers]
+    marks = {Support.NATIVE: "N", Support.FALLBACK: "F", Support.UNSUPPORTED: "–"}
+    header = "| resource | " + " | ".join(m.display_name for m in mappings) + " |"
+    lines = [header, "|---" * (len(providers) + 1) + "|"]
+    for resource in Resource:
+        cells = []
+        for mapping in mappings:
+            ops = mapping.resource(resource)
+            cells.append(" ".join(f"{op.value} {marks[ops.support(op)]}" for op in
+                                  (Operation.LIST, Operation.GET, Operation.CREATE)))
+        lines.append(f"| {resource.value} | " + " | ".join(cells) + " |")
+    notes = sorted({f"- {m.display_name}, {r.value}: {rm.fallback}" for m in mappings
+                    for r, rm in m.resources.items() if rm.fallback})
+    return "\n".join(lines) + ("\n\nFallbacks:\n" + "\n".join(notes) if notes else "")
