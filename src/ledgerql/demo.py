@@ -44,8 +44,8 @@ def sandbox_connections(sandboxes: SandboxSet, base_url: str, *, tenant_index: i
         config = ConnectionConfig(
             id=f"{id_prefix}-{provider.value.lower().replace('_', '-')}",
             provider=provider, name=f"{provider_name.replace('_', ' ').title()} sandbox #{tenant_index}",
-            base_url=_tenant_base_url(described, tenant_index, tenant_id), tenant_id=tenant_id,
-            token_url=described["tokenUrl"], client_id=described["clientId"])
+            base_url=_for_tenant(str(described["baseUrl"]), described, tenant_id), tenant_id=tenant_id,
+            token_url=_for_tenant(str(described["tokenUrl"]), described, tenant_id), client_id=described["clientId"])
         tokens = Tokens(access_token=grant.access_token, refresh_token=grant.refresh_token,
                         client_secret=described["clientSecret"])
         result.append((config, tokens))
@@ -58,13 +58,11 @@ def _prefix(provider_name: str) -> str:
     return PREFIXES[provider_name]
 
 
-def _tenant_base_url(described: dict[str, object], tenant_index: int, tenant_id: str) -> str:
-    base_url = str(described["baseUrl"])
-    # NetSuite carries its account in the base URL (the real API: in the hostname).
-    default_tenant = str(described.get("accountId", ""))
-    if tenant_index and default_tenant and default_tenant.lower() in base_url:
-        base_url = base_url.replace(default_tenant.lower(), tenant_id.lower())
-    return base_url
+def _for_tenant(url: str, described: dict[str, object], tenant_id: str) -> str:
+    """`describe()` speaks of the first company; NetSuite carries its account in the URL (the real API:
+    in the hostname), so another company's URLs name its own account."""
+    first = str(described.get("accountId", ""))
+    return url.replace(first.lower(), tenant_id.lower()) if first and first != tenant_id else url
 
 
 async def build_demo(sandboxes: SandboxSet, *, base_url: str, secret_key: bytes, api_key: str | None = None,
