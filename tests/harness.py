@@ -42,11 +42,16 @@ class GatewayHarness:
     @classmethod
     @asynccontextmanager
     async def start(cls, *, sizes: BookSizes | None = None, seed: int = 7, companies: int = 1,
-                    faults: Faults | None = None, rate_limits: bool = False) -> AsyncIterator[GatewayHarness]:
+                    faults: Faults | None = None, rate_limits: bool = False,
+                    cache: bool = False) -> AsyncIterator[GatewayHarness]:
+        """Sandboxes and gateway in-process. Rate limits and the shared cache are off unless asked for,
+        so that upstream call counts speak of one request alone."""
         sandboxes = SandboxSet(seed=seed, sizes=sizes, companies=companies, faults=faults or Faults(),
                                rate_limits=rate_limits)
         demo = await build_demo(sandboxes, base_url=SANDBOX_BASE, secret_key=b"test-secret", api_key="test-key",
                                 rate_limits=rate_limits)
+        if not cache:
+            demo.gateway.cache = None
         app = create_app(demo.gateway, demo_key=demo.api_key)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test",

@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import BaseRoute, Mount, Route
 from strawberry.asgi import GraphQL
 
+from ledgerql.connectors.base import cache_bypass
 from ledgerql.connectors.http import current_stats, current_tracking_id
 from ledgerql.context import RequestContext
 from ledgerql.gateway import Gateway
@@ -57,6 +58,8 @@ class GraphQLView(GraphQL[RequestContext, None]):
                              request=request, response=response)
         current_stats.set(ctx.stats)
         current_tracking_id.set(ctx.tracking_id)
+        # `Cache-Control: no-cache` asks for fresh data: the shared cache is skipped for this request.
+        cache_bypass.set("no-cache" in request.headers.get("cache-control", "").lower())
         return ctx
 
     async def process_result(self, request: Any, result: Any) -> Any:

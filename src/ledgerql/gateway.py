@@ -14,6 +14,7 @@ import httpx
 
 from ledgerql.connectors import connector_class
 from ledgerql.connectors.base import ConnectionConfig, Connector
+from ledgerql.connectors.cache import RecordCache
 from ledgerql.connectors.http import MemoryTokenStore, Tokens, TokenStore
 from ledgerql.model.errors import ErrorCode, LedgerQLError
 from ledgerql.schema.pagination import CursorCodec
@@ -43,6 +44,8 @@ class Gateway:
     idempotency: IdempotencyStore = field(default_factory=lambda: SQLiteIdempotencyStore(":memory:"))
     # Keep each connection within its provider's declared rate limits (off only for benchmarks).
     rate_limits: bool = True
+    # Reference data shared across requests (memory here; Redis when configured); None = no cache.
+    cache: RecordCache | None = field(default_factory=RecordCache.memory)
     connections: dict[str, ConnectionConfig] = field(default_factory=dict)
     _connectors: dict[str, Connector] = field(default_factory=dict)
     _keys: dict[str, ApiKey] = field(default_factory=dict)
@@ -66,6 +69,7 @@ class Gateway:
                 raise LedgerQLError(ErrorCode.NOT_FOUND, f"No connection with id {connection_id!r}")
             connector = connector_class(config.provider).build(config, self.tokens, self.transport,
                                                                rate_limits=self.rate_limits)
+            connector.cache = self.cache
             self._connectors[connection_id] = connector
         return connector
 
@@ -74,6 +78,8 @@ class Gateway:
             await connector.aclose()
         self._connectors.clear()
         await self.idempotency.aclose()
+        if self.cache is not None:
+            await self.cache.aclose()
 
     # -- API keys ----------------------------------------------------------------------------------
     def hash_key(self, key: str) -> str:

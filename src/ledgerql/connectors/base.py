@@ -8,6 +8,7 @@ offset) carried as a small JSON-able dict inside our opaque cursors, so a cursor
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 from abc import ABC, abstractmethod
@@ -19,12 +20,22 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict
 
-from ledgerql.connectors.http import Tokens, TokenStore, UpstreamClient
+from ledgerql.connectors.cache import RecordCache
+from ledgerql.connectors.http import Tokens, TokenStore, UpstreamClient, current_stats
 from ledgerql.connectors.mapping import ProviderMapping, load_mapping
 from ledgerql.connectors.resilience import RateGovernor
 from ledgerql.model.entities import ENTITY_TYPES, Record
 from ledgerql.model.enums import Operation, Provider, Resource, Support
 from ledgerql.model.errors import unsupported
+
+# Set for a request whose client asked for fresh data: the cache is neither read nor filled.
+cache_bypass: contextvars.ContextVar[bool] = contextvars.ContextVar("ledgerql_cache_bypass", default=False)
+
+
+def note_cache_hit(count: int = 1) -> None:
+    stats = current_stats.get()
+    if stats is not None:
+        stats.cache_hits += count
 
 
 class ConnectionConfig(BaseModel):
@@ -105,6 +116,12 @@ class Connector(ABC):
         self.config = config
         self.mapping = mapping
         self.http = http
+        self.cache: RecordCache | None = None  # set by the gateway; reference data only
+
+    def _cache_ttl(self, resource: Resource) -> int | None:
+        if self.cache is None or cache_bypass.get():
+            return None
+        return self.mapping.resource(resource).cache_ttl
 
     @classmethod
     def build(cls, config: ConnectionConfig, tokens: TokenStore,
@@ -183,9 +200,35 @@ class Connector(ABC):
         answers a filter exactly (a page may then hold fewer rows than asked for).
         """
         self.require(resource, Operation.LIST)
+        ttl = self._cache_ttl(resource)
+        if ttl and self.cache is not None:
+            cache = self.cache
+            key = await cache.key(self.config.id, resource.value, "page", filter.fingerprint(),
+                                  json.dumps(state, sort_keys=True), str(limit))
+            return await cache.single_flight(key, lambda: self._cached_page(cache, key, ttl, resource, filter,
+                                                                             state, limit))
+        return await self._fetch_filtered(resource, filter, state, limit)
+
+    async def _fetch_filtered(self, resource: Resource, filter: ListFilter, state: dict[str, Any] | None,
+                              limit: int) -> Page:
         page = await self.fetch_page(resource, filter, state, limit)
         if not filter.is_empty():
             page.records = [r for r in page.records if matches(r, filter)]
+        return page
+
+    async def _cached_page(self, cache: RecordCache, key: str, ttl: int, resource: Resource, filter: ListFilter,
+                           state: dict[str, Any] | None, limit: int) -> Page:
+        meta = await cache.backend.get(key + ":meta")
+        records = await cache.get_records(key, resource.value) if meta is not None else None
+        if records is not None and meta is not None:
+            note_cache_hit()
+            info = json.loads(meta)
+            return Page(records=records, state=info["state"], next_state=info["next"], page_size=info["size"],
+                        total=info["total"])
+        page = await self._fetch_filtered(resource, filter, state, limit)
+        await cache.set_records(key, page.records, ttl)
+        await cache.backend.set(key + ":meta", json.dumps({"state": page.state, "next": page.next_state,
+                                                           "size": page.page_size, "total": page.total}), ttl=ttl)
         return page
 
     async def get_many(self, resource: Resource, ids: Sequence[str]) -> dict[str, Record]:
@@ -195,9 +238,25 @@ class Connector(ABC):
         if not wanted:
             return {}
         found: dict[str, Record] = {}
+        ttl = self._cache_ttl(resource)
+        keys: dict[str, str] = {}
+        if ttl and self.cache is not None:
+            for ident in wanted:
+                keys[ident] = await self.cache.key(self.config.id, resource.value, "id", ident)
+            for ident, key in keys.items():
+                cached = await self.cache.get_records(key, resource.value)
+                if cached:
+                    found[ident] = cached[0]
+            if found:
+                note_cache_hit(len(found))
+            wanted = [i for i in wanted if i not in found]
         size = max(1, self.mapping.batch_size)
         for start in range(0, len(wanted), size):
-            found.update(await self.fetch_by_ids(resource, wanted[start:start + size]))
+            fetched = await self.fetch_by_ids(resource, wanted[start:start + size])
+            found.update(fetched)
+            if ttl and self.cache is not None:
+                for ident, record in fetched.items():
+                    await self.cache.set_records(keys[ident], [record], ttl)
         return found
 
     async def count(self, resource: Resource, filter: ListFilter) -> int:
@@ -243,7 +302,14 @@ class Connector(ABC):
         provider cannot. `idempotency_key` goes to the provider's own mechanism where it has one;
         `progress` persists the steps of a multi-step write so a retry resumes instead of repeating."""
         self.require(resource, Operation.CREATE)
-        return await self.create_record(resource, record, idempotency_key=idempotency_key, progress=progress)
+        created = await self.create_record(resource, record, idempotency_key=idempotency_key, progress=progress)
+        await self.invalidate(resource)
+        return created
+
+    async def invalidate(self, resource: Resource) -> None:
+        """Forget cached records of a resource after a write changed it (in every process sharing the cache)."""
+        if self.cache is not None:
+            await self.cache.invalidate(self.config.id, resource.value)
 
     async def create_record(self, resource: Resource, record: Record, *, idempotency_key: str | None,
                             progress: WriteProgress) -> Record:

@@ -41,6 +41,7 @@ class UpstreamStats:
     rounds: int = 0
     in_flight: int = 0
     retries: int = 0
+    cache_hits: int = 0
     quota: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def started(self, connection_id: str) -> None:

@@ -98,7 +98,9 @@ class ResponseExtensions(SchemaExtension):
         if tracking_id is None:
             return {}
         results: dict[str, Any] = {"trackingId": tracking_id, "upstreamCalls": ctx.stats.calls,
-                                   "upstreamRoundTrips": ctx.stats.rounds}
+                                   "upstreamRoundTrips": ctx.stats.rounds, "cacheHits": ctx.stats.cache_hits}
+        if ctx.stats.quota:
+            results["quota"] = ctx.stats.quota
         if ctx.fallbacks:
             results["fallbacks"] = ctx.fallbacks
         return results
