@@ -6,8 +6,12 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
 
 import httpx
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from ledgerql.connectors.base import ConnectionConfig
 from ledgerql.connectors.http import Tokens
@@ -52,6 +56,12 @@ def sandbox_connections(sandboxes: SandboxSet, base_url: str, *, tenant_index: i
     return result
 
 
+def _mounted(sandboxes: SandboxSet, base_url: str) -> Any:
+    """The sandboxes' app, under the path `base_url` gives them (e.g. `/sandbox` when `serve` mounts them)."""
+    path = urlparse(base_url).path.rstrip("/")
+    return Starlette(routes=[Mount(path, app=sandboxes.app())]) if path else sandboxes.app()
+
+
 def _prefix(provider_name: str) -> str:
     from ledgerql.sandbox import PREFIXES
 
@@ -69,7 +79,7 @@ async def build_demo(sandboxes: SandboxSet, *, base_url: str, secret_key: bytes,
                      in_process: bool = True, rate_limits: bool = True) -> Demo:
     """A gateway whose demo account holds one connection per provider, talking to `sandboxes`
     in-process (no sockets) when `in_process`, else over HTTP at `base_url`."""
-    transport = httpx.ASGITransport(app=sandboxes.app()) if in_process else None
+    transport = httpx.ASGITransport(app=_mounted(sandboxes, base_url)) if in_process else None
     gateway = Gateway(secret_key=secret_key, transport=transport, rate_limits=rate_limits)
     for config, tokens in sandbox_connections(sandboxes, base_url):
         await gateway.add_connection(config, tokens)

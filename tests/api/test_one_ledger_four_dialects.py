@@ -7,6 +7,7 @@ answers hold no provider id at all; decimals are compared by value.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -174,8 +175,12 @@ def expected_from_books(books: Books) -> dict[str, list[dict[str, Any]]]:
 
 
 @pytest.fixture(scope="module")
-async def answers() -> dict[str, Any]:
-    """Every provider's answers to the whole query set (asked once for the module)."""
+def answers() -> dict[str, Any]:
+    """Every provider's answers to the whole query set (asked once for the module, in its own loop)."""
+    return asyncio.run(collect_answers())
+
+
+async def collect_answers() -> dict[str, Any]:
     result: dict[str, Any] = {}
     async with GatewayHarness.start() as gw:
         for provider in PROVIDERS:

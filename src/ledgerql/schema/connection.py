@@ -106,27 +106,31 @@ class _ConnectionBase:
     provider: Provider
     name: str
 
-    @strawberry.field(description="Per resource and operation: NATIVE, FALLBACK (with what stands in) or "
-                                  "UNSUPPORTED. Generated from the provider mapping.")
-    def coverage(self, info: Info) -> list[ResourceCoverage]:
-        connector = context(info).connector(self.id)
-        return [ResourceCoverage(resource=c.resource, operations=[
-                    OperationCoverage(operation=op, support=support,
-                                      fallback=c.fallback if support == Support.FALLBACK else None)
-                    for op, support in c.operations.items()])
-                for c in connector.coverage()]
 
-    @strawberry.field
-    async def company_info(self, info: Info) -> t.CompanyInfo | None:
-        ctx = context(info)
-        connector = ctx.connector(self.id)
-        connector.require(Resource.COMPANY_INFO, Operation.GET)
-        page = await connector.list_page(Resource.COMPANY_INFO, f.to_list_filter(None), None, 1)
-        return wrap(Resource.COMPANY_INFO, page.records[0], str(self.id)) if page.records else None
+def _coverage(root: Any, info: Info) -> list[ResourceCoverage]:
+    connector = context(info).connector(root.id)
+    return [ResourceCoverage(resource=c.resource, operations=[
+                OperationCoverage(operation=op, support=support,
+                                  fallback=c.fallback if support == Support.FALLBACK else None)
+                for op, support in c.operations.items()])
+            for c in connector.coverage()]
+
+
+async def _company_info(root: Any, info: Info) -> t.CompanyInfo | None:
+    ctx = context(info)
+    connector = ctx.connector(root.id)
+    connector.require(Resource.COMPANY_INFO, Operation.GET)
+    page = await connector.list_page(Resource.COMPANY_INFO, f.to_list_filter(None), None, 1)
+    return wrap(Resource.COMPANY_INFO, page.records[0], str(root.id)) if page.records else None
 
 
 Connection = strawberry.type(
-    type("Connection", (_ConnectionBase,), {"__annotations__": dict(_ConnectionBase.__annotations__),
-                                            **_connection_namespace()}),
+    type("Connection", (_ConnectionBase,), {
+        "__annotations__": dict(_ConnectionBase.__annotations__),
+        "coverage": strawberry.field(resolver=_coverage, description=(
+            "Per resource and operation: NATIVE, FALLBACK (with what stands in) or UNSUPPORTED. Generated "
+            "from the provider mapping.")),
+        "company_info": strawberry.field(resolver=_company_info),
+        **_connection_namespace()}),
     description="One provider company (a QuickBooks realm, a Xero tenant, an Exact division, a NetSuite "
                 "account) and everything LedgerQL can read from it.")

@@ -42,7 +42,9 @@ async def load_one(info: Info, connection_id: str, resource: Resource, record_id
     """Follow a reference through the request's dataloader; a dangling reference resolves to null."""
     if not record_id:
         return None
-    record = await context(info).loaders.by_id(connection_id, resource).load(record_id)
+    ctx = context(info)
+    ctx.note_fallback(ctx.connector(connection_id), resource, Operation.GET)
+    record = await ctx.loaders.by_id(connection_id, resource).load(record_id)
     return None if record is None else wrap(resource, record, connection_id)
 
 
