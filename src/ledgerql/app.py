@@ -93,7 +93,11 @@ def create_app(gateway: Gateway, *, demo_key: str | None = None, graphiql: bool 
             tracking_id = uuid.uuid4().hex
         request.state.tracking_id = tracking_id
         wants_ide = request.method == "GET" and "text/html" in request.headers.get("accept", "")
-        if not wants_ide:
+        if wants_ide:
+            if not graphiql:
+                return _tracked(PlainTextResponse("GraphiQL is switched off", status_code=404), tracking_id)
+            return _tracked(await view.render_graphql_ide(request), tracking_id)
+        else:
             declared = request.headers.get("content-length")
             if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
                 return _tracked(JSONResponse(_error_body(LedgerQLError(

@@ -15,6 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -259,13 +260,19 @@ class Connector(ABC):
                     await self.cache.set_records(keys[ident], [record], ttl)
         return found
 
+    async def fetch_balances(self, resource: Resource, ids: Sequence[str]) -> dict[str, Decimal]:
+        """Open balances of documents whose records came without them (`Document.balance_deferred`).
+        A connector that defers balances overrides this with its provider's open-items call."""
+        found = await self.get_many(resource, ids)
+        return {i: found[i].balance for i in ids if i in found}  # type: ignore[attr-defined]
+
     async def count(self, resource: Resource, filter: ListFilter) -> int:
         """How many records match. The default pages through; providers with a count override."""
         self.require(resource, Operation.LIST)
         total, state = 0, None
         while True:
-            page = await self.fetch_page(resource, filter, state, self.mapping.paging.max_size)
-            if page.total is not None:
+            page = await self._fetch_filtered(resource, filter, state, self.mapping.paging.max_size)
+            if page.total is not None and filter.is_empty():
                 return page.total
             total += len(page.records)
             if page.next_state is None:

@@ -10,6 +10,7 @@ cross-request cache sits below them, in the connector layer.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from typing import Any
 
 from strawberry.dataloader import DataLoader
@@ -24,6 +25,7 @@ class Loaders:
         self._connector_for = connector_for
         self._by_id: dict[tuple[str, Resource], DataLoader[str, Record | None]] = {}
         self._allocated: dict[tuple[str, Resource], DataLoader[str, list[Any]]] = {}
+        self._balances: dict[tuple[str, Resource], DataLoader[str, Decimal]] = {}
 
     def by_id(self, connection_id: str, resource: Resource) -> DataLoader[str, Record | None]:
         key = (connection_id, resource)
@@ -57,6 +59,20 @@ class Loaders:
                 return [index[d] for d in document_ids]
 
             loader = self._allocated[key] = DataLoader(load_fn=load)
+        return loader
+
+    def balances(self, connection_id: str, resource: Resource) -> DataLoader[str, Decimal]:
+        """Open balances a connector deferred (its provider keeps them apart from the documents)."""
+        key = (connection_id, resource)
+        loader = self._balances.get(key)
+        if loader is None:
+            connector = self._connector_for(connection_id)
+
+            async def load(ids: Sequence[str]) -> list[Decimal]:
+                found = await connector.fetch_balances(resource, list(ids))
+                return [found[i] for i in ids]
+
+            loader = self._balances[key] = DataLoader(load_fn=load)
         return loader
 
     def prime(self, connection_id: str, resource: Resource, records: Sequence[Record]) -> None:

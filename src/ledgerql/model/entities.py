@@ -120,6 +120,10 @@ class Document(Record):
 
     number: str | None = None
     status: DocumentStatus = DocumentStatus.AUTHORISED
+    # True when the connector did not read the open balance with the record (Exact Online keeps open
+    # amounts apart, in its open items): `balance` and `status` are then placeholders, and the schema
+    # loads the real ones in one batch per page, only when a client asks for them.
+    balance_deferred: bool = False
     currency: str
     exchange_rate: Decimal | None = None
     line_items: list[LineItem] = Field(default_factory=list)

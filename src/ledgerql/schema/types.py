@@ -28,6 +28,7 @@ from ledgerql.model.enums import (
     Source,
     Support,
 )
+from ledgerql.model.rules import derived_status
 
 if TYPE_CHECKING:
     from ledgerql.context import RequestContext
@@ -52,6 +53,22 @@ async def load_many(info: Info, connection_id: str, resource: Resource, ids: lis
     loader = context(info).loaders.by_id(connection_id, resource)
     records = await loader.load_many(ids)
     return [wrap(resource, r, connection_id) for r in records if r is not None]
+
+
+async def open_balance(info: Info, connection_id: str, resource: Resource, record_id: str,
+                       known: Decimal | None) -> Decimal:
+    """The document's balance: from its record, or (deferred by the connector) one batch per page."""
+    if known is not None:
+        return known
+    return await context(info).loaders.balances(connection_id, resource).load(record_id)
+
+
+async def document_status(info: Info, connection_id: str, resource: Resource, record_id: str,
+                          known: DocumentStatus | None, balance: Decimal | None, total: Decimal) -> DocumentStatus:
+    if known is not None:
+        return known
+    balance = await open_balance(info, connection_id, resource, record_id, balance)
+    return derived_status(DocumentStatus.AUTHORISED, total, balance)
 
 
 # --- reference data ------------------------------------------------------------------------------
@@ -305,15 +322,24 @@ class Invoice:
     number: str | None
     invoice_date: date
     due_date: date | None
-    status: DocumentStatus
     currency: str
     exchange_rate: Decimal | None
     line_items: list[LineItem]
     sub_total: Decimal
     total_tax: Decimal
     total: Decimal
-    balance: Decimal
     updated_at: datetime | None
+    _status: strawberry.Private[DocumentStatus | None]
+    _balance: strawberry.Private[Decimal | None]  # None: deferred by the connector
+
+    @strawberry.field(description="What is still owed: total less allocated payments and credits.")
+    async def balance(self, info: Info) -> Decimal:
+        return await open_balance(info, self._conn, Resource.INVOICES, str(self.id), self._balance)
+
+    @strawberry.field
+    async def status(self, info: Info) -> DocumentStatus:
+        return await document_status(info, self._conn, Resource.INVOICES, str(self.id), self._status,
+                                     self._balance, self.total)
     _customer_id: strawberry.Private[str | None]
     _raw: strawberry.Private[dict[str, Any] | None]
     _conn: strawberry.Private[str]
@@ -343,9 +369,10 @@ class Invoice:
     @classmethod
     def from_model(cls, x: m.Invoice, conn: str) -> Invoice:
         return cls(id=strawberry.ID(x.id), number=x.number, invoice_date=x.invoice_date, due_date=x.due_date,
-                   status=x.status, currency=x.currency, exchange_rate=x.exchange_rate,
-                   line_items=_lines(x.line_items, conn), sub_total=x.sub_total, total_tax=x.total_tax,
-                   total=x.total, balance=x.balance, updated_at=x.updated_at, _customer_id=x.customer_id,
+                   _status=None if x.balance_deferred else x.status, currency=x.currency,
+                   exchange_rate=x.exchange_rate, line_items=_lines(x.line_items, conn), sub_total=x.sub_total,
+                   total_tax=x.total_tax, total=x.total, _balance=None if x.balance_deferred else x.balance,
+                   updated_at=x.updated_at, _customer_id=x.customer_id,
                    _raw=x.raw, _conn=conn)
 
 
@@ -355,15 +382,24 @@ class Bill:
     number: str | None
     bill_date: date
     due_date: date | None
-    status: DocumentStatus
     currency: str
     exchange_rate: Decimal | None
     line_items: list[LineItem]
     sub_total: Decimal
     total_tax: Decimal
     total: Decimal
-    balance: Decimal
     updated_at: datetime | None
+    _status: strawberry.Private[DocumentStatus | None]
+    _balance: strawberry.Private[Decimal | None]  # None: deferred by the connector
+
+    @strawberry.field(description="What is still owed: total less allocated payments.")
+    async def balance(self, info: Info) -> Decimal:
+        return await open_balance(info, self._conn, Resource.BILLS, str(self.id), self._balance)
+
+    @strawberry.field
+    async def status(self, info: Info) -> DocumentStatus:
+        return await document_status(info, self._conn, Resource.BILLS, str(self.id), self._status,
+                                     self._balance, self.total)
     _supplier_id: strawberry.Private[str | None]
     _raw: strawberry.Private[dict[str, Any] | None]
     _conn: strawberry.Private[str]
@@ -384,9 +420,10 @@ class Bill:
     @classmethod
     def from_model(cls, x: m.Bill, conn: str) -> Bill:
         return cls(id=strawberry.ID(x.id), number=x.number, bill_date=x.bill_date, due_date=x.due_date,
-                   status=x.status, currency=x.currency, exchange_rate=x.exchange_rate,
-                   line_items=_lines(x.line_items, conn), sub_total=x.sub_total, total_tax=x.total_tax,
-                   total=x.total, balance=x.balance, updated_at=x.updated_at, _supplier_id=x.supplier_id,
+                   _status=None if x.balance_deferred else x.status, currency=x.currency,
+                   exchange_rate=x.exchange_rate, line_items=_lines(x.line_items, conn), sub_total=x.sub_total,
+                   total_tax=x.total_tax, total=x.total, _balance=None if x.balance_deferred else x.balance,
+                   updated_at=x.updated_at, _supplier_id=x.supplier_id,
                    _raw=x.raw, _conn=conn)
 
 
