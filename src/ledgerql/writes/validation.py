@@ -194,7 +194,7 @@ async def validate(resource: Resource, data: dict[str, Any], loaders: Loaders, c
     checker = Checker(loaders=loaders, connection_id=connection_id)
     currency = data.get("currency")
     _currency(checker, currency, ["currency"])
-    if currency and base_currency and currency != base_currency and resource in (
+    if currency and CURRENCY.match(currency) and base_currency and currency != base_currency and resource in (
             Resource.INVOICES, Resource.BILLS, Resource.CREDIT_NOTES) and not data.get("exchange_rate"):
         checker.fail(["exchangeRate"], f"{currency} differs from the company's {base_currency}: give an exchange rate")
     if data.get("exchange_rate") is not None:

@@ -21,10 +21,12 @@ from typing import Any
 
 import httpx
 
-from ledgerql.connectors.base import ConnectionConfig, Connector, ListFilter, Page
+from ledgerql.connectors.base import ConnectionConfig, Connector, ListFilter, Page, WriteProgress
 from ledgerql.connectors.exact_online import convert as cv
 from ledgerql.connectors.exact_online import odata as q
+from ledgerql.connectors.exact_online import writes as wr
 from ledgerql.connectors.http import Tokens, decimal_json
+from ledgerql.model import entities as m
 from ledgerql.model.entities import Customer, Department, Location, Record, Supplier, TrackingCategory
 from ledgerql.model.enums import Operation, Provider, Resource
 from ledgerql.model.errors import ErrorCode, LedgerQLError
@@ -304,7 +306,10 @@ class ExactOnlineConnector(Connector):
         token = state.get("t") if state else None
         rows, next_token, total = await self._page(path, expr, token, expand=EXPAND.get(resource),
                                                    inline=resource in NATIVE_COUNT)
-        converted = await self._convert(resource, rows)
+        # Open amounts are read only when asked for (`fetch_balances`), except where the status filter needs
+        # them now (the base class re-checks `status` on every record of the page).
+        deferred = resource in (R.INVOICES, R.BILLS) and filter.status is None
+        converted = await self._convert(resource, rows, deferred=deferred)
         return Page(records=converted, state=state or {"n": size},
                     next_state={"t": next_token, "n": size} if next_token else None, page_size=size,
                     total=total if resource in NATIVE_COUNT else None)
@@ -388,6 +393,146 @@ class ExactOnlineConnector(Connector):
             rows = await self._where_in(BANK_ENTRIES, "EntryID", entry_ids, q.guid, expand="BankEntryLines")
             return await self._convert(resource, rows)
         return await super().find_allocated_to(resource, document_ids)
+
+    # -- writes ------------------------------------------------------------------------------------
+    async def _post(self, path: str, body: dict[str, Any], key_field: str) -> str:
+        response = await self.http.request("POST", f"/{path}", json_body=body, headers={"Accept": "application/json"})
+        d = decimal_json(response).get("d") or {}
+        created = d.get(key_field) if isinstance(d, dict) else None
+        if not created:
+            raise LedgerQLError(ErrorCode.UPSTREAM_UNAVAILABLE, f"Exact Online answered no {key_field} on create")
+        return str(created)
+
+    async def _read_back(self, resource: Resource, ident: str) -> Record:
+        found = await self._fetch_by_ids(resource, [ident])
+        record = found.get(ident)
+        if record is None:
+            raise LedgerQLError(ErrorCode.UPSTREAM_UNAVAILABLE,
+                                f"Exact Online does not show the created {resource.value} {ident}")
+        return record
+
+    async def _bank_journal(self, gl_account: str | None) -> str:
+        for code, journal in (await self._journals()).items():
+            if journal.get("GLAccount") == gl_account and journal.get("Type") in (10, 12, 14, 16):
+                return code
+        raise LedgerQLError(ErrorCode.BAD_USER_INPUT, f"ledger account {gl_account} is not a bank account in "
+                                                      "Exact Online (no bank journal posts on it)",
+                            inputPath=["input", "accountId"])
+
+    async def create_record(self, resource: Resource, record: Record, *, idempotency_key: str | None,
+                            progress: WriteProgress) -> Record:
+        key = idempotency_key
+        if isinstance(record, m.Invoice | m.Bill):
+            sales = isinstance(record, m.Invoice)
+            body = wr.entry(party_field="Customer" if sales else "Supplier",
+                            party=record.customer_id if isinstance(record, m.Invoice) else record.supplier_id,
+                            entry_date=record.invoice_date if isinstance(record, m.Invoice) else record.bill_date,
+                            due_date=record.due_date, currency=record.currency, rate=record.exchange_rate,
+                            number=record.number, lines=record.line_items,
+                            lines_name="SalesEntryLines" if sales else "PurchaseEntryLines", dims=self.dims, key=key)
+            ident = await self._post(SALES_ENTRIES if sales else PURCHASE_ENTRIES, body, "EntryID")
+            return await self._read_back(resource, ident)
+        if isinstance(record, m.CreditNote):
+            reference = None
+            if record.allocations:
+                numbers = await self._numbers_of(SALES, [record.allocations[0].document_id])
+                reference = str(numbers[0]) if numbers else None
+            body = wr.entry(party_field="Customer", party=record.customer_id, entry_date=record.issue_date,
+                            due_date=record.issue_date, currency=record.currency, rate=record.exchange_rate,
+                            number=record.number, lines=record.line_items, lines_name="SalesEntryLines",
+                            dims=self.dims, key=key, entry_type=21, payment_reference=reference)
+            ident = await self._post(SALES_ENTRIES, body, "EntryID")
+            return await self._read_back(resource, ident)
+        if isinstance(record, m.Payment | m.BillPayment):
+            receipt = isinstance(record, m.Payment)
+            party = record.customer_id if isinstance(record, m.Payment) else record.supplier_id
+            kind = SALES if receipt else PURCHASE
+            sign = -1 if receipt else 1
+            journal = await self._bank_journal(record.account_id)
+            await self._numbers_of(kind, [a.document_id for a in record.allocations])
+            lines = []
+            allocated = Decimal(0)
+            for allocation in record.allocations:
+                info = self._entries.get(allocation.document_id)
+                lines.append(wr.bank_line(party=party, our_ref=info.number if info else None,
+                                          amount=allocation.amount * sign, on=record.payment_date,
+                                          description=record.reference, key=key))
+                allocated += allocation.amount
+            if record.total_amount - allocated or not lines:
+                lines.append(wr.bank_line(party=party, our_ref=None, amount=(record.total_amount - allocated) * sign,
+                                          on=record.payment_date, description=record.reference, key=key))
+            ident = await self._post(BANK_ENTRIES, wr.bank_entry(journal_code=journal, currency=record.currency,
+                                                                 lines=lines), "EntryID")
+            return await self._read_back(resource, ident)
+        if isinstance(record, m.Expense):
+            return await self._create_expense(record, key, progress)
+        if isinstance(record, m.JournalEntry):
+            code = record.journal_id
+            if not code:
+                general = [c for c, j in (await self._journals()).items() if j.get("Type") == 90]
+                code = general[0] if general else "GJ"
+            ident = await self._post("generaljournalentry/GeneralJournalEntries",
+                                     wr.journal_entry(record, code, self.dims, key), "EntryID")
+            return await self._read_back(resource, ident)
+        if isinstance(record, m.PurchaseOrder):
+            ident = await self._post(self._path(R.PURCHASE_ORDERS), wr.purchase_order(record, self.dims, key),
+                                     "PurchaseOrderID")
+            return await self._read_back(resource, ident)
+        if isinstance(record, m.Customer | m.Supplier):
+            ident = await self._post("crm/Accounts", wr.account(record, isinstance(record, m.Customer)), "ID")
+            return await self._read_back(resource, ident)
+        return await super().create_record(resource, record, idempotency_key=key, progress=progress)
+
+    async def _create_expense(self, record: m.Expense, key: str | None, progress: WriteProgress) -> Record:
+        """The fallback: a purchase entry due on its entry date (step "entry"), settled at once by a bank
+        entry from the paying account (step "settled"). A retry resumes at the step it reached."""
+        journal = await self._bank_journal(record.account_id)
+        entry_id = progress.get("entry")
+        if not entry_id and key is not None:  # the entry may exist though its answer was lost
+            rows = await self._all(PURCHASE_ENTRIES, f"Description eq {q.string(wr.marker(key) or '')}")
+            entry_id = rows[0]["EntryID"] if rows else None
+            if entry_id:
+                await progress.mark("entry", entry_id)
+        if not entry_id:
+            body = wr.entry(party_field="Supplier", party=record.supplier_id, entry_date=record.transaction_date,
+                            due_date=record.transaction_date, currency=record.currency, rate=None,
+                            number=record.number, lines=record.line_items, lines_name="PurchaseEntryLines",
+                            dims=self.dims, key=key)
+            entry_id = await self._post(PURCHASE_ENTRIES, body, "EntryID")
+            await progress.mark("entry", entry_id)
+        if not progress.get("settled"):
+            items = await self._open_amounts(PURCHASE, [entry_id])
+            item = items.get(entry_id)
+            if item is None or not item.get("IsFullyPaid"):
+                numbers = await self._numbers_of(PURCHASE, [entry_id])
+                number = numbers[0] if numbers else None
+                amount = cv.decimal(item.get("AmountFC")) if item else record.total_amount
+                line = wr.bank_line(party=record.supplier_id, our_ref=number, amount=amount or record.total_amount,
+                                    on=record.transaction_date, description=record.number, key=key)
+                await self._post(BANK_ENTRIES, wr.bank_entry(journal_code=journal, currency=record.currency,
+                                                             lines=[line]), "EntryID")
+            await progress.mark("settled", True)
+        return await self._read_back(R.EXPENSES, entry_id)
+
+    async def find_created(self, resource: Resource, idempotency_key: str) -> Record | None:
+        """The record an earlier attempt wrote with this key (one `$filter` call on the key's field)."""
+        key = q.string(wr.marker(idempotency_key) or "")
+        if resource in (R.INVOICES, R.BILLS, R.CREDIT_NOTES, R.PURCHASE_ORDERS):
+            path = self._path(resource)
+            id_field = "PurchaseOrderID" if resource == R.PURCHASE_ORDERS else "EntryID"
+            rows = await self._all(path, f"Description eq {key}", select=id_field)
+            if not rows:
+                return None
+            return (await self._fetch_by_ids(resource, [rows[0][id_field]])).get(rows[0][id_field])
+        if resource in (R.PAYMENTS, R.BILL_PAYMENTS, R.JOURNAL_ENTRIES):
+            path = BANK_ENTRY_LINES if resource != R.JOURNAL_ENTRIES else \
+                "generaljournalentry/GeneralJournalEntryLines"
+            rows = await self._all(path, f"Notes eq {key}", select="EntryID")
+            if not rows:
+                return None
+            return (await self._fetch_by_ids(resource, [rows[0]["EntryID"]])).get(rows[0]["EntryID"])
+        # Expenses resume through their recorded steps; contacts carry no field for the key.
+        return None
 
     # -- helpers: resources ----------------------------------------------------------------------
     def _path(self, resource: Resource) -> str:
@@ -474,7 +619,25 @@ class ExactOnlineConnector(Connector):
         return {row["EntryID"]: row for row in rows if row.get("EntryID")}
 
     # -- conversion --------------------------------------------------------------------------------
-    async def _convert(self, resource: Resource, rows: list[dict[str, Any]]) -> list[Record]:
+    async def fetch_balances(self, resource: Resource, ids: Sequence[str]) -> dict[str, Decimal]:
+        """Open balances of invoices / bills read from a page: one open-items call per batch."""
+        if resource not in (R.INVOICES, R.BILLS, R.CREDIT_NOTES):
+            return await super().fetch_balances(resource, ids)
+        wanted = [i for i in dict.fromkeys(ids) if _is_guid(i)]
+        kind = PURCHASE if resource == R.BILLS else SALES
+        items = await self._open_amounts(kind, wanted)
+        missing = [i for i in wanted if i not in items]
+        result: dict[str, Decimal] = {}
+        for ident, item in items.items():
+            amount = cv.decimal(item.get("AmountFC")) or cv.ZERO
+            result[ident] = cv.signed(amount, -1 if (cv.decimal(item.get("TransactionAmountFC")) or 0) < 0 else 1)
+        if missing:  # no open item: the document is owed in full (read it)
+            found = await self.get_many(resource, missing)
+            result.update({i: found[i].balance for i in missing if i in found})  # type: ignore[attr-defined]
+        return result
+
+    async def _convert(self, resource: Resource, rows: list[dict[str, Any]], *, deferred: bool = False
+                       ) -> list[Record]:
         specs = self._specs(resource)
         if resource == R.LEDGER_ACCOUNTS:
             journals, division = await asyncio.gather(self._journals(), self._division())
@@ -502,14 +665,15 @@ class ExactOnlineConnector(Connector):
         if resource == R.JOURNAL_ENTRIES:
             return [cv.journal_entry(r, specs, self.dims) for r in rows]
         if resource in (R.INVOICES, R.CREDIT_NOTES):
-            return await self._sales(resource, rows)
+            return await self._sales(resource, rows, deferred=deferred)
         if resource in (R.BILLS, R.EXPENSES):
-            return await self._purchases(resource, rows)
+            return await self._purchases(resource, rows, deferred=deferred)
         if resource in (R.PAYMENTS, R.BILL_PAYMENTS):
             return await self._bank_entries(resource, rows)
         raise LedgerQLError(ErrorCode.INTERNAL, f"Exact Online cannot convert {resource.value}")
 
-    async def _sales(self, resource: Resource, rows: list[dict[str, Any]]) -> list[Record]:
+    async def _sales(self, resource: Resource, rows: list[dict[str, Any]], *, deferred: bool = False
+                     ) -> list[Record]:
         if not rows:
             return []
         self._remember(SALES, rows)
@@ -519,7 +683,9 @@ class ExactOnlineConnector(Connector):
             ref = str(r.get("PaymentReference") or "").strip()
             if r.get("Type") == 21 and ref.isdigit() and int(ref) != r.get("EntryNumber"):
                 refs.add(int(ref))
-        open_items, invoice_ids = await asyncio.gather(self._open_amounts(SALES, ids), self._ids_of(SALES, refs))
+        defer = deferred and all(r.get("Type") != 21 for r in rows)
+        open_items, invoice_ids = await asyncio.gather(
+            self._open_amounts(SALES, [] if defer else ids), self._ids_of(SALES, refs))
         specs = self._specs(resource)
         result: list[Record] = []
         for r in rows:
@@ -527,16 +693,23 @@ class ExactOnlineConnector(Connector):
             ref = str(r.get("PaymentReference") or "").strip()
             target = invoice_ids.get(int(ref)) if ref.isdigit() else None
             open_amount = cv.decimal(item.get("AmountFC")) if item else None
-            result.append(cv.sales_entry(r, specs, EXPAND[R.INVOICES], open_amount, self.dims, self.number_field,
-                                         allocated_to=target))
+            record = cv.sales_entry(r, specs, EXPAND[R.INVOICES], open_amount, self.dims, self.number_field,
+                                    allocated_to=target)
+            if defer:
+                record.balance_deferred = True
+            result.append(record)
         return result
 
-    async def _purchases(self, resource: Resource, rows: list[dict[str, Any]]) -> list[Record]:
+    async def _purchases(self, resource: Resource, rows: list[dict[str, Any]], *, deferred: bool = False
+                         ) -> list[Record]:
         if not rows:
             return []
         self._remember(PURCHASE, rows)
         ids = [r["EntryID"] for r in rows]
-        open_items = await self._open_amounts(PURCHASE, ids)
+        if deferred and resource == R.BILLS:
+            # Only entries that could stand in for expenses (due date = entry date) need their open item now.
+            ids = [r["EntryID"] for r in rows if r.get("DueDate") and r.get("DueDate") == r.get("EntryDate")]
+        open_items = await self._open_amounts(PURCHASE, ids) if ids else {}
         specs = self._specs(resource)
         nav = EXPAND[R.BILLS]
         if resource == R.BILLS:
@@ -545,8 +718,11 @@ class ExactOnlineConnector(Connector):
                 item = open_items.get(r["EntryID"])
                 if cv.is_expense_entry(r, bool(item and item.get("IsFullyPaid"))):
                     continue
-                bills.append(cv.purchase_entry(r, specs, nav, cv.decimal(item.get("AmountFC")) if item else None,
-                                               self.dims, self.number_field))
+                bill = cv.purchase_entry(r, specs, nav, cv.decimal(item.get("AmountFC")) if item else None,
+                                         self.dims, self.number_field)
+                if deferred and item is None:
+                    bill.balance_deferred = True
+                bills.append(bill)
             return bills
         expenses = [r for r in rows
                     if cv.is_expense_entry(r, bool(open_items.get(r["EntryID"], {}).get("IsFullyPaid")))]

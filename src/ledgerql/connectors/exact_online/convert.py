@@ -94,8 +94,20 @@ def nav_rows(record: dict[str, Any], name: str) -> list[dict[str, Any]]:
     return value if isinstance(value, list) else []
 
 
+def _plain_json(value: Any) -> Any:
+    """Decimals (read exactly from the wire) back to JSON numbers, as Exact sent them."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() and "." not in str(value) else float(value)
+    if isinstance(value, dict):
+        return {k: _plain_json(v) for k, v in value.items() if k != "__metadata"}
+    if isinstance(value, list):
+        return [_plain_json(v) for v in value]
+    return value
+
+
 def record_raw(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in record.items() if k != "__metadata"}
+    result: dict[str, Any] = _plain_json(record)
+    return result
 
 
 # --- tracking ------------------------------------------------------------------------------------

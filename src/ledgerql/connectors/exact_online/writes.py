@@ -1,0 +1,136 @@
+"""Exact Online create payloads: unified records (this connection's ids) → Exact's POST bodies.
+
+Exact has no idempotency header: the gateway's key is written into the record (`Description` of
+entries and orders, `Notes` of bank and general journal lines) as `KEY_PREFIX + key`, where
+`find_created` looks for it with one `$filter` call.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from ledgerql.connectors.exact_online.convert import Dimensions
+from ledgerql.model import entities as m
+from ledgerql.model.enums import PostingType
+
+KEY_PREFIX = "ledgerql-key:"
+
+
+def marker(key: str | None) -> str | None:
+    return None if key is None else KEY_PREFIX + key
+
+
+def edm(day: date) -> str:
+    return f"{day.isoformat()}T00:00:00"
+
+
+def tracking_codes(dims: Dimensions, ids: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for ident in ids:
+        if ident.startswith(dims.center_prefix):
+            out.setdefault("CostCenter", ident.removeprefix(dims.center_prefix))
+        elif ident.startswith(dims.unit_prefix):
+            out.setdefault("CostUnit", ident.removeprefix(dims.unit_prefix))
+    return out
+
+
+def entry_lines(lines: list[m.LineItem], dims: Dimensions) -> list[dict[str, Any]]:
+    out = []
+    for line in lines:
+        body: dict[str, Any] = {"GLAccount": line.account_id, "Description": line.description,
+                                "AmountFC": line.total_amount, "VATAmountFC": line.tax_amount or Decimal("0.00")}
+        if line.quantity is not None:
+            body["Quantity"] = line.quantity
+        if line.tax_rate_id:
+            body["VATCode"] = line.tax_rate_id
+        body.update(tracking_codes(dims, line.tracking_category_ids))
+        out.append(body)
+    return out
+
+
+def entry(*, party_field: str, party: str | None, entry_date: date, due_date: date | None, currency: str,
+          rate: Decimal | None, number: str | None, lines: list[m.LineItem], lines_name: str, dims: Dimensions,
+          key: str | None, entry_type: int | None = None, payment_reference: str | None = None
+          ) -> dict[str, Any]:
+    body: dict[str, Any] = {party_field: party, "EntryDate": edm(entry_date), "Currency": currency,
+                            lines_name: entry_lines(lines, dims)}
+    if due_date is not None:
+        body["DueDate"] = edm(due_date)
+    if rate is not None:
+        body["Rate"] = rate
+    if number:
+        body["YourRef"] = number
+    description = marker(key) or number
+    if description:
+        body["Description"] = description
+    if entry_type is not None:
+        body["Type"] = entry_type
+    if payment_reference is not None:
+        body["PaymentReference"] = payment_reference
+    return body
+
+
+def bank_entry(*, journal_code: str, currency: str, lines: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"JournalCode": journal_code, "Currency": currency, "BankEntryLines": lines}
+
+
+def bank_line(*, party: str | None, our_ref: int | None, amount: Decimal, on: date, description: str | None,
+              key: str | None) -> dict[str, Any]:
+    line: dict[str, Any] = {"Account": party, "AmountFC": amount, "Date": edm(on), "Description": description}
+    if our_ref is not None:
+        line["OurRef"] = our_ref
+    if key is not None:
+        line["Notes"] = marker(key)
+    return line
+
+
+def journal_entry(record: m.JournalEntry, journal_code: str, dims: Dimensions, key: str | None) -> dict[str, Any]:
+    lines = []
+    for index, line in enumerate(record.line_items):
+        amount = line.amount if line.type == PostingType.DEBIT else -line.amount
+        body: dict[str, Any] = {"GLAccount": line.account_id, "AmountFC": amount, "Date": edm(record.posting_date),
+                                "Description": line.description or record.description}
+        notes = record.number if index == 0 else marker(key)
+        if notes:
+            body["Notes"] = notes
+        body.update(tracking_codes(dims, line.tracking_category_ids))
+        lines.append(body)
+    return {"JournalCode": journal_code, "Currency": record.currency, "FinancialYear": record.posting_date.year,
+            "FinancialPeriod": record.posting_date.month, "GeneralJournalEntryLines": lines}
+
+
+def purchase_order(record: m.PurchaseOrder, dims: Dimensions, key: str | None) -> dict[str, Any]:
+    lines = []
+    for line in record.line_items:
+        body: dict[str, Any] = {"Description": line.description, "Quantity": line.quantity or Decimal(1),
+                                "AmountFC": line.total_amount, "VATAmount": line.tax_amount or Decimal("0.00")}
+        if line.unit_price is not None:
+            body["UnitPrice"] = line.unit_price
+        if line.account_id:
+            body["GLAccount"] = line.account_id
+        if line.tax_rate_id:
+            body["VATCode"] = line.tax_rate_id
+        body.update(tracking_codes(dims, line.tracking_category_ids))
+        lines.append(body)
+    body = {"Supplier": record.supplier_id, "OrderDate": edm(record.order_date), "Currency": record.currency,
+            "PurchaseOrderLines": lines}
+    if record.delivery_date:
+        body["ReceiptDate"] = edm(record.delivery_date)
+    if record.number:
+        body["YourRef"] = record.number
+    description = marker(key) or record.number
+    if description:
+        body["Description"] = description
+    return body
+
+
+def account(record: m.Customer | m.Supplier, customer: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {"Name": record.display_name, "IsSales": customer, "IsSupplier": not customer,
+                            "Status": "C" if customer else "A"}
+    if record.email:
+        body["Email"] = record.email
+    if record.currency:
+        body["SalesCurrency" if customer else "PurchaseCurrency"] = record.currency
+    return body
