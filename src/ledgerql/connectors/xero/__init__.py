@@ -7,7 +7,8 @@ How LedgerQL's questions become Xero calls:
   `pagination.itemCount` gives totals and native counts for free;
 - by id: `IDs=` on Invoices and Contacts, `where=XID==Guid("..") OR ...` elsewhere (split to stay
   under Xero's URL limit); unpaged reference data (Accounts, TaxRates, TrackingCategories,
-  Organisation) is read whole once and kept for the resource's `cache_ttl`;
+  Organisation) is read whole, and by-id lookups on it are answered from that one listing, which the
+  gateway's shared cache keeps for the resource's `cache_ttl` (the connector keeps no cache of its own);
 - payments: a Payment on one document is one unified payment; the Payments of one BatchPayment
   are ONE unified payment (id = BatchPaymentID) with one allocation per document; an Overpayment
   is one unified payment whose total exceeds its allocations. Reverse lookups (invoice → payments,
@@ -28,11 +29,11 @@ from typing import Any
 
 import httpx
 
-from ledgerql.connectors.base import ConnectionConfig, Connector, ListFilter, Page
+from ledgerql.connectors.base import ConnectionConfig, Connector, ListFilter, Page, WriteProgress
 from ledgerql.connectors.http import Tokens, decimal_json
 from ledgerql.connectors.xero.convert import Converter, Resolver, ms_date, needs_lookup
 from ledgerql.model import entities as m
-from ledgerql.model.enums import DocumentStatus, Operation, Provider, Resource, Source
+from ledgerql.model.enums import DocumentStatus, Operation, PostingType, Provider, Resource, Source
 from ledgerql.model.errors import ErrorCode, LedgerQLError
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -59,6 +60,8 @@ _WHOLE: dict[str, tuple[str, Resource]] = {
     "/TrackingCategories": ("TrackingCategories", Resource.TRACKING_CATEGORIES),
     "/Organisation": ("Organisations", Resource.COMPANY_INFO),
 }
+# Fields of a create response's element that a read does not carry.
+_WRITE_ONLY = frozenset({"StatusAttributeString", "ValidationErrors", "Warnings"})
 # How long what a document says about its payments is trusted to skip a lookup (seconds).
 _LINK_TTL = 60.0
 
@@ -85,9 +88,10 @@ class XeroConnector(Connector):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.convert = Converter(self.mapping)
-        self._cache: dict[str, tuple[float, list[dict[str, Any]]]] = {}
-        self._cache_locks: dict[str, asyncio.Lock] = {}
         self._base_currency: str | None = None
+        self._created: dict[str, dict[str, Any]] = {}  # new id → its create response element (until used)
+        # tracking option id → its category id: fixed in Xero (an option never moves), so learned once
+        self._option_category: dict[str, str] = {}
         # document id → (expires, payment dates, has overpayments, has credit notes), from documents read
         self._links: dict[str, tuple[float, list[date], bool, bool]] = {}
         quirks = self.mapping.quirks
@@ -162,28 +166,26 @@ class XeroConnector(Connector):
         return body if isinstance(body, dict) else {}
 
     async def _whole(self, path: str) -> list[dict[str, Any]]:
-        """An unpaged collection, read once per cache_ttl (single flight)."""
-        collection, resource = _WHOLE[path]
-        ttl = self.mapping.resource(resource).cache_ttl or 0
-        hit = self._cache.get(path)
-        if hit and hit[0] > time.monotonic():
-            return hit[1]
-        lock = self._cache_locks.setdefault(path, asyncio.Lock())
-        async with lock:
-            hit = self._cache.get(path)
-            if hit and hit[0] > time.monotonic():
-                return hit[1]
-            items = list((await self._get(path)).get(collection) or [])
-            if path == "/Organisation" and items:
-                self._base_currency = items[0].get("BaseCurrency") or self._base_currency
-            if ttl > 0:
-                self._cache[path] = (time.monotonic() + ttl, items)
-            return items
+        """An unpaged collection, read whole. Not kept here: the gateway's shared cache keeps the
+        unified records of these resources for their `cache_ttl` (and forgets them on writes)."""
+        collection, _ = _WHOLE[path]
+        items = list((await self._get(path)).get(collection) or [])
+        if path == "/Organisation" and items:
+            self._base_currency = items[0].get("BaseCurrency") or self._base_currency
+        return items
+
+    async def _all(self, resource: Resource) -> list[m.Record]:
+        """Every record of an unpaged reference resource, through the shared cache."""
+        page = await self.list_page(resource, ListFilter(), None, self.mapping.paging.max_size)
+        return page.records
 
     async def base_currency(self) -> str:
+        """The organisation's base currency (fixed for the life of a Xero organisation, so learned once)."""
         if self._base_currency is None:
-            org = await self._whole("/Organisation")
-            self._base_currency = str(org[0].get("BaseCurrency")) if org else ""
+            companies = await self._all(Resource.COMPANY_INFO)
+            company = companies[0] if companies else None
+            self._base_currency = company.base_currency if isinstance(company, m.CompanyInfo) and \
+                company.base_currency else ""
         return self._base_currency
 
     def _where_chunks(self, clauses: Sequence[str], suffix: str = "") -> list[str]:
@@ -223,11 +225,14 @@ class XeroConnector(Connector):
         by_code: dict[str, str] = {}
         by_name: dict[tuple[str, str], str] = {}
         if accounts:
-            by_code = {str(a.get("Code")): a["AccountID"] for a in await self._whole("/Accounts") if a.get("Code")}
+            by_code = {str(a.nominal_code): a.id for a in await self._all(Resource.LEDGER_ACCOUNTS)
+                       if isinstance(a, m.LedgerAccount) and a.nominal_code}
         if tracking:
-            for category in await self._whole("/TrackingCategories"):
-                for option in category.get("Options") or []:
-                    by_name[(str(category["Name"]).lower(), str(option["Name"]).lower())] = option["TrackingOptionID"]
+            entries = [t for t in await self._all(Resource.TRACKING_CATEGORIES) if isinstance(t, m.TrackingCategory)]
+            names = {t.id: t.name for t in entries if not t.parent_id}
+            for option in entries:
+                if option.parent_id and option.parent_id in names:
+                    by_name[(names[option.parent_id].lower(), option.name.lower())] = option.id
         return Resolver(by_code, by_name)
 
     def _learn(self, documents: list[dict[str, Any]]) -> None:
@@ -541,7 +546,7 @@ class XeroConnector(Connector):
             return await self._purchase_orders_by_id(guids)
         if resource in _PAYMENT_TYPES:
             return await self._payments_by_id(resource, guids)
-        return await self._reference(resource, ListFilter())
+        return await self._all(resource)
 
     async def _purchase_orders_by_id(self, guids: list[str]) -> list[m.Record]:
         """PurchaseOrders take no `IDs` nor `where`: a few ids are read one by one (concurrently),
@@ -609,6 +614,219 @@ class XeroConnector(Connector):
         if page.total is None:
             return await super().count(resource, filter)
         return page.total
+
+    # -- writes ----------------------------------------------------------------------------------
+    async def create_record(self, resource: Resource, record: m.Record, *, idempotency_key: str | None,
+                            progress: WriteProgress) -> m.Record:
+        """Xero creates: PUT on the collection with Xero's `Idempotency-Key` (so a retried call after a
+        lost answer replays the first response instead of writing again), then read back by id."""
+        if resource in (Resource.CUSTOMERS, Resource.SUPPLIERS):
+            assert isinstance(record, m.Contact)
+            new_id = await self._put("/Contacts", "Contacts", "ContactID", self._contact_body(resource, record),
+                                     idempotency_key)
+        elif resource in (Resource.INVOICES, Resource.BILLS):
+            assert isinstance(record, m.Invoice | m.Bill)
+            new_id = await self._put("/Invoices", "Invoices", "InvoiceID",
+                                     await self._invoice_body(resource, record), idempotency_key)
+        elif resource == Resource.CREDIT_NOTES:
+            assert isinstance(record, m.CreditNote)
+            new_id = await self._create_credit_note(record, idempotency_key, progress)
+        elif resource == Resource.PURCHASE_ORDERS:
+            assert isinstance(record, m.PurchaseOrder)
+            new_id = await self._put("/PurchaseOrders", "PurchaseOrders", "PurchaseOrderID",
+                                     await self._purchase_order_body(record), idempotency_key)
+        elif resource == Resource.EXPENSES:
+            assert isinstance(record, m.Expense)
+            new_id = await self._put("/BankTransactions", "BankTransactions", "BankTransactionID",
+                                     await self._expense_body(record), idempotency_key)
+        elif resource == Resource.JOURNAL_ENTRIES:
+            assert isinstance(record, m.JournalEntry)
+            new_id = await self._put("/ManualJournals", "ManualJournals", "ManualJournalID",
+                                     await self._journal_body(record), idempotency_key)
+        elif resource in _PAYMENT_TYPES:
+            assert isinstance(record, m.Payment | m.BillPayment)
+            new_id = await self._create_payment(record, idempotency_key)
+        else:
+            return await super().create_record(resource, record, idempotency_key=idempotency_key, progress=progress)
+        created = self._created.pop(new_id, None)
+        if created is not None and resource in _PAGED and resource != Resource.CREDIT_NOTES:
+            # The create response is the record as Xero now holds it (the same shape as a read).
+            converted = await self._convert(resource, [created])
+            if converted and converted[0].id == new_id:
+                return converted[0]
+        found = await self.fetch_by_ids(resource, [new_id])
+        if len(self._created) > 100:  # elements of creates that never got here (failed midway)
+            self._created.clear()
+        if new_id not in found:
+            raise LedgerQLError(ErrorCode.UPSTREAM_UNAVAILABLE, f"Xero created {resource.value} {new_id} but does "
+                                "not return it yet", provider="XERO", id=new_id)
+        if resource in (Resource.INVOICES, Resource.BILLS) or resource in _PAYMENT_TYPES:
+            self._links.clear()  # what documents said about their payments is stale now
+        return found[new_id]
+
+    async def _send(self, path: str, collection: str, body: dict[str, Any],
+                    idempotency_key: str | None) -> list[dict[str, Any]]:
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        response = await self.http.request("PUT", path, json_body=body, headers=headers,
+                                           retry=bool(idempotency_key))
+        answer = decimal_json(response)
+        items = answer.get(collection) if isinstance(answer, dict) else None
+        if not isinstance(items, list) or not items or not isinstance(items[0], dict):
+            raise LedgerQLError(ErrorCode.UPSTREAM_UNAVAILABLE, f"Xero answered a create on {path} without "
+                                f"{collection}", provider="XERO")
+        return items
+
+    async def _put(self, path: str, collection: str, id_field: str, item: dict[str, Any],
+                   idempotency_key: str | None) -> str:
+        items = await self._send(path, collection, {collection: [item]}, idempotency_key)
+        new_id = str(items[0][id_field])
+        self._created[new_id] = {k: v for k, v in items[0].items() if k not in _WRITE_ONLY}
+        return new_id
+
+    @staticmethod
+    def _contact_body(resource: Resource, record: m.Contact) -> dict[str, Any]:
+        body: dict[str, Any] = {"Name": record.display_name}
+        if record.email:
+            body["EmailAddress"] = record.email
+        if record.currency:
+            body["DefaultCurrency"] = record.currency
+        # Xero derives these from transactions; sent so that a new contact lists at once where asked.
+        body["IsCustomer" if resource == Resource.CUSTOMERS else "IsSupplier"] = True
+        return body
+
+    async def _tracking_refs(self, option_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        """Tracking option id → Xero's line tracking entry (category id + option id)."""
+        wanted = list(dict.fromkeys(option_ids))
+        unknown = [o for o in wanted if o not in self._option_category]
+        if unknown:
+            for option_id, option in (await self.get_many(Resource.TRACKING_CATEGORIES, unknown)).items():
+                if isinstance(option, m.TrackingCategory) and option.parent_id:
+                    self._option_category[option_id] = option.parent_id
+        return {o: {"TrackingCategoryID": self._option_category[o], "TrackingOptionID": o}
+                for o in wanted if o in self._option_category}
+
+    async def _line_items(self, lines: Sequence[m.LineItem]) -> list[dict[str, Any]]:
+        tracking = await self._tracking_refs([t for line in lines for t in line.tracking_category_ids])
+        result = []
+        for line in lines:
+            item: dict[str, Any] = {"Description": line.description or "", "LineAmount": line.total_amount}
+            if line.quantity is not None:
+                item["Quantity"] = line.quantity
+            if line.unit_price is not None:
+                item["UnitAmount"] = line.unit_price
+            if line.account_id:
+                item["AccountID"] = line.account_id
+            item["TaxType"] = line.tax_rate_id or "NONE"
+            if line.tax_amount is not None:
+                item["TaxAmount"] = line.tax_amount
+            entries = [tracking[t] for t in line.tracking_category_ids if t in tracking]
+            if entries:
+                item["Tracking"] = entries
+            result.append(item)
+        return result
+
+    def _currency_fields(self, currency: str, exchange_rate: Decimal | None) -> dict[str, Any]:
+        fields: dict[str, Any] = {"CurrencyCode": currency}
+        if exchange_rate:  # unified: base per one document unit; Xero: document units per one base
+            fields["CurrencyRate"] = (Decimal(1) / exchange_rate).quantize(Decimal("0.000001"))
+        return fields
+
+    async def _invoice_body(self, resource: Resource, record: m.Invoice | m.Bill) -> dict[str, Any]:
+        party = record.customer_id if isinstance(record, m.Invoice) else record.supplier_id
+        issued = record.invoice_date if isinstance(record, m.Invoice) else record.bill_date
+        body: dict[str, Any] = {"Type": _DOCUMENT_TYPES[resource], "Contact": {"ContactID": party},
+                                "Date": issued.isoformat(), "Status": "AUTHORISED", "LineAmountTypes": "Exclusive",
+                                "LineItems": await self._line_items(record.line_items),
+                                **self._currency_fields(record.currency, record.exchange_rate)}
+        if record.due_date:
+            body["DueDate"] = record.due_date.isoformat()
+        if record.number:
+            body["InvoiceNumber"] = record.number
+        return body
+
+    async def _create_credit_note(self, record: m.CreditNote, idempotency_key: str | None,
+                                  progress: WriteProgress) -> str:
+        """Two steps: the credit note, then its allocations (`PUT CreditNotes/{id}/Allocations`). The
+        credit note's id is recorded between them, so a retry allocates instead of creating another."""
+        note_id = progress.get("credit_note_id")
+        if not note_id:
+            body: dict[str, Any] = {"Type": "ACCRECCREDIT", "Contact": {"ContactID": record.customer_id},
+                                    "Date": record.issue_date.isoformat(), "Status": "AUTHORISED",
+                                    "LineAmountTypes": "Exclusive",
+                                    "LineItems": await self._line_items(record.line_items),
+                                    **self._currency_fields(record.currency, record.exchange_rate)}
+            if record.number:
+                body["CreditNoteNumber"] = record.number
+            note_id = await self._put("/CreditNotes", "CreditNotes", "CreditNoteID", body, idempotency_key)
+            await progress.mark("credit_note_id", note_id)
+        if record.allocations and not progress.get("allocated"):
+            allocations = [{"Invoice": {"InvoiceID": a.document_id}, "Amount": a.amount,
+                            "Date": record.issue_date.isoformat()} for a in record.allocations]
+            await self._send(f"/CreditNotes/{note_id}/Allocations", "Allocations", {"Allocations": allocations},
+                             f"{idempotency_key}:allocations" if idempotency_key else None)
+            await progress.mark("allocated", True)
+        return str(note_id)
+
+    async def _purchase_order_body(self, record: m.PurchaseOrder) -> dict[str, Any]:
+        body: dict[str, Any] = {"Contact": {"ContactID": record.supplier_id}, "Date": record.order_date.isoformat(),
+                                "Status": "AUTHORISED", "LineAmountTypes": "Exclusive",
+                                "LineItems": await self._line_items(record.line_items),
+                                "CurrencyCode": record.currency}
+        if record.delivery_date:
+            body["DeliveryDate"] = record.delivery_date.isoformat()
+        if record.number:
+            body["PurchaseOrderNumber"] = record.number
+        return body
+
+    async def _expense_body(self, record: m.Expense) -> dict[str, Any]:
+        body: dict[str, Any] = {"Type": "SPEND", "BankAccount": {"AccountID": record.account_id},
+                                "Date": record.transaction_date.isoformat(), "Status": "AUTHORISED",
+                                "LineAmountTypes": "Exclusive", "CurrencyCode": record.currency,
+                                "LineItems": await self._line_items(record.line_items)}
+        if record.supplier_id:
+            body["Contact"] = {"ContactID": record.supplier_id}
+        if record.number:
+            body["Reference"] = record.number
+        return body
+
+    async def _journal_body(self, record: m.JournalEntry) -> dict[str, Any]:
+        tracking = await self._tracking_refs([t for line in record.line_items for t in line.tracking_category_ids])
+        lines = []
+        for line in record.line_items:
+            signed = line.amount if line.type == PostingType.DEBIT else -line.amount
+            item: dict[str, Any] = {"LineAmount": signed, "AccountID": line.account_id,
+                                    "Description": line.description or ""}
+            entries = [tracking[t] for t in line.tracking_category_ids if t in tracking]
+            if entries:
+                item["Tracking"] = entries
+            lines.append(item)
+        # Narration is required by Xero.
+        return {"Narration": record.description or record.number or "Journal entry",
+                "Date": record.posting_date.isoformat(), "Status": "POSTED", "LineAmountTypes": "NoTax",
+                "JournalLines": lines}
+
+    async def _create_payment(self, record: m.Payment | m.BillPayment, idempotency_key: str | None) -> str:
+        """One document: a Payment. Several: a BatchPayment (one bank line, one Payment per document).
+        Xero pays documents only: money beyond the allocations would be an Overpayment (a
+        RECEIVE/SPEND-OVERPAYMENT bank transaction), which this connector does not create."""
+        allocated = sum((a.amount for a in record.allocations), Decimal(0))
+        if not record.allocations or allocated != record.total_amount:
+            raise LedgerQLError(ErrorCode.BAD_USER_INPUT,
+                                f"On Xero a payment must be allocated in full to invoices or bills "
+                                f"(allocations total {allocated}, payment {record.total_amount})",
+                                inputPath=["input", "allocations"])
+        account = {"AccountID": record.account_id}
+        when = record.payment_date.isoformat()
+        if len(record.allocations) == 1:
+            body: dict[str, Any] = {"Invoice": {"InvoiceID": record.allocations[0].document_id}, "Account": account,
+                                    "Date": when, "Amount": record.allocations[0].amount}
+            if record.reference:
+                body["Reference"] = record.reference
+            return await self._put("/Payments", "Payments", "PaymentID", body, idempotency_key)
+        batch: dict[str, Any] = {"Account": account, "Date": when, "Reference": record.reference or "",
+                                 "Payments": [{"Invoice": {"InvoiceID": a.document_id}, "Amount": a.amount}
+                                              for a in record.allocations]}
+        return await self._put("/BatchPayments", "BatchPayments", "BatchPaymentID", batch, idempotency_key)
 
 
 def _complete(children: list[dict[str, Any]]) -> bool:
