@@ -576,3 +576,15 @@ async def test_long_statements_are_posted_and_tracking_roots_never_change(gw: Ga
     assert since is not None
     page = await connector.list_page(Resource.TRACKING_CATEGORIES, ListFilter(updated_since=since), None, 100)
     assert page.records == []  # the synthesized dimensions are not "changed" records
+
+
+def test_request_id_fits_qbo_limit_deterministically() -> None:
+    from ledgerql.connectors.quickbooks.payloads import MAX_REQUEST_ID, request_id
+
+    assert request_id("key-1") == "key-1"
+    long_key = "k" * 128
+    assert len(request_id(long_key)) <= MAX_REQUEST_ID
+    assert request_id(long_key) == request_id(long_key) != request_id(long_key + "x")
+    # a later step of the same write has its own id, never the key's
+    assert request_id("key-1", "apply") not in ("key-1", request_id("key-2", "apply"))
+    assert len(request_id("key-1", "apply")) <= MAX_REQUEST_ID

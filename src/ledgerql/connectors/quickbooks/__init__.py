@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from ledgerql.connectors.base import ConnectionConfig, Connector, ListFilter, Page, matches
+from ledgerql.connectors.base import ConnectionConfig, Connector, ListFilter, Page, WriteProgress, matches
 from ledgerql.connectors.http import Tokens, decimal_json
 from ledgerql.connectors.quickbooks import query as q
 from ledgerql.connectors.quickbooks.convert import (
@@ -35,6 +35,8 @@ from ledgerql.connectors.quickbooks.convert import (
     header_links,
     is_credit_application,
 )
+from ledgerql.connectors.quickbooks.payloads import PayloadBuilder, request_id
+from ledgerql.model import entities as m
 from ledgerql.model.entities import Record
 from ledgerql.model.enums import DocumentStatus, Operation, Provider, Resource
 from ledgerql.model.errors import ErrorCode, LedgerQLError
@@ -69,6 +71,7 @@ class QuickBooksConnector(Connector):
         self.include_inactive = set(quirks.get("include_inactive", []))
         self.tables = Tables()
         self.convert = Converter(self.mapping, self.tables)
+        self._tables_generation: str | None = None
         # "Invoice:12" → the document's LinkedTxn [(TxnId, TxnType)], as last read
         self._links: OrderedDict[str, list[tuple[str, str]]] = OrderedDict()
 
@@ -236,7 +239,25 @@ class QuickBooksConnector(Connector):
         where = ["Active in (true, false)"] if entity in self.include_inactive else []
         return q.select(entity, where, start=1, size=MAX_RESULTS)
 
-    def _table_queries(self, resource: Resource) -> list[str]:
+    async def _reference_generation(self) -> str | None:
+        """The shared cache's generation of the data the tables mirror (tax rates, ledger accounts):
+        a write through the gateway, in any process, bumps it, and the tables are then reloaded."""
+        if self.cache is None:
+            return None
+        return "|".join([await self.cache.key(self.config.id, Resource.TAX_RATES.value, "qbo-tables"),
+                         await self.cache.key(self.config.id, Resource.LEDGER_ACCOUNTS.value, "qbo-tables")])
+
+    def forget_tables(self) -> None:
+        """Treat the tax and item tables as stale: the next page reloads them (riding its batch)."""
+        self.tables.tax_loaded_at = None
+        self.tables.items_loaded_at = None
+        self.tables.items_complete = False
+
+    async def _table_queries(self, resource: Resource) -> list[str]:
+        generation = await self._reference_generation()
+        if generation != self._tables_generation:
+            self.forget_tables()
+            self._tables_generation = generation
         texts = []
         if resource in DOCUMENTS and not self._fresh(self.tables.tax_loaded_at):
             texts += [self._all("TaxCode"), self._all("TaxRate")]
@@ -301,7 +322,7 @@ class QuickBooksConnector(Connector):
         if where is None:
             return Page(records=[], state=this_state, next_state=None, page_size=size)
         main = q.select(entity, where, start=start, size=size)
-        extra = self._table_queries(resource) if resource != Resource.TAX_RATES else [self._all("TaxRate")]
+        extra = await self._table_queries(resource) if resource != Resource.TAX_RATES else [self._all("TaxRate")]
         answers = await self._queries([main, *extra])
         rows = answers[0].get(entity) or []
         if resource == Resource.TAX_RATES:
@@ -343,7 +364,7 @@ class QuickBooksConnector(Connector):
             return {}
         main = q.select(entity, [*self._base_where(resource, entity), q.ids_in(wanted)], size=len(wanted),
                         order=None)
-        extra = self._table_queries(resource) if resource != Resource.TAX_RATES else [self._all("TaxRate")]
+        extra = await self._table_queries(resource) if resource != Resource.TAX_RATES else [self._all("TaxRate")]
         answers = await self._queries([main, *extra])
         rows = answers[0].get(entity) or []
         if resource == Resource.TAX_RATES:
@@ -474,6 +495,109 @@ class QuickBooksConnector(Connector):
         else:
             return await super().find_allocated_to(resource, document_ids)
         return [r for r in records if any(a.document_id in wanted for a in getattr(r, "allocations", []))]
+
+    # -- writes ------------------------------------------------------------------------------------
+    async def invalidate(self, resource: Resource) -> None:
+        """After a write: nothing remembered privately may answer for the books as they were. The
+        tables mirror tax codes and (through items) ledger accounts; the link memory mirrors documents'
+        `LinkedTxn`, which payments and credit applications change."""
+        if resource in (Resource.TAX_RATES, Resource.LEDGER_ACCOUNTS):
+            self.forget_tables()
+        self._links.clear()
+        await super().invalidate(resource)
+
+    async def _post(self, entity: str, body: Raw, key: str | None, step: str = "") -> Raw:
+        """One create; with a key it carries QBO's `requestid`, so a repeat answers the first result
+        instead of writing again, and the call is then safe to retry."""
+        params = dict(self._params)
+        if key:
+            params["requestid"] = request_id(key, step)
+        response = await self.http.request("POST", f"/{entity.lower()}", params=params, json_body=body,
+                                           retry=bool(key))
+        answer = decimal_json(response)
+        row = answer.get(entity) if isinstance(answer, dict) else None
+        if not isinstance(row, dict) or row.get("Id") is None:
+            raise LedgerQLError(ErrorCode.UPSTREAM_ERROR, f"QuickBooks answered a {entity} create without it",
+                                connectionId=self.config.id)
+        return row
+
+    async def _items(self) -> dict[str, Raw]:
+        """The realm's items (which name the ledger account of item lines): the table when it is
+        fresh and complete, else one query."""
+        if not (self._fresh(self.tables.items_loaded_at) and self.tables.items_complete):
+            answer = await self._query(self._all("Item"))
+            items = answer.get("Item") or []
+            self.tables.set_items(items, time.monotonic(), complete=len(items) < MAX_RESULTS)
+            self._tables_generation = await self._reference_generation()
+        return self.tables.items
+
+    async def _account_type(self, account_id: str | None) -> str:
+        found = await self.get_many(Resource.LEDGER_ACCOUNTS, [account_id or ""])
+        account = found.get(account_id or "")
+        raw = account.raw if account is not None else None
+        return str((raw or {}).get("AccountType") or "")
+
+    async def create_record(self, resource: Resource, record: Record, *, idempotency_key: str | None,
+                            progress: WriteProgress) -> Record:
+        build = PayloadBuilder({}, self.convert.department_dim["prefix"], self.convert.location_dim["prefix"])
+        if resource in (Resource.INVOICES, Resource.CREDIT_NOTES, Resource.BILLS, Resource.PURCHASE_ORDERS,
+                        Resource.EXPENSES):
+            build.items = await self._items()
+        entity = self._entity(resource)
+        body: Raw
+        if isinstance(record, (m.Customer, m.Supplier)):
+            body = build.contact(record)
+        elif isinstance(record, m.Invoice):
+            body = build.invoice(record)
+        elif isinstance(record, m.Bill):
+            body = build.bill(record)
+        elif isinstance(record, m.PurchaseOrder):
+            body = build.purchase_order(record)
+        elif isinstance(record, m.Expense):
+            body = build.purchase(record, await self._account_type(record.account_id))
+        elif isinstance(record, m.JournalEntry):
+            body = build.journal_entry(record)
+        elif isinstance(record, m.Payment):
+            body = build.payment(record)
+        elif isinstance(record, m.BillPayment):
+            body = build.bill_payment(record, await self._account_type(record.account_id))
+        elif isinstance(record, m.CreditNote):
+            return await self._create_credit_note(record, build, idempotency_key, progress)
+        else:
+            return await super().create_record(resource, record, idempotency_key=idempotency_key,
+                                               progress=progress)
+        row = await self._post(entity, body, idempotency_key)
+        return await self._read_back(resource, row)
+
+    async def _create_credit_note(self, record: m.CreditNote, build: PayloadBuilder, key: str | None,
+                                  progress: WriteProgress) -> Record:
+        """A CreditMemo, then (with allocations) the zero-amount Payment that applies it to the
+        invoices. The memo's id is recorded between the steps, so a retry applies, never re-creates."""
+        memo_id = progress.get("credit_memo_id")
+        if memo_id is None:
+            memo = await self._post("CreditMemo", build.credit_memo(record), key)
+            memo_id = str(memo["Id"])
+            await progress.mark("credit_memo_id", memo_id)
+            if not record.allocations:
+                return await self._read_back(Resource.CREDIT_NOTES, memo)
+        if record.allocations and progress.get("credit_application_id") is None:
+            application = await self._post("Payment", build.credit_application(
+                record, memo_id, record.issue_date.isoformat()), key, step="apply")
+            await progress.mark("credit_application_id", str(application["Id"]))
+        found = await self.fetch_by_ids(Resource.CREDIT_NOTES, [memo_id])
+        if memo_id not in found:
+            raise LedgerQLError(ErrorCode.NOT_FOUND, "QuickBooks does not show the credit memo it created",
+                                connectionId=self.config.id)
+        return found[memo_id]
+
+    async def _read_back(self, resource: Resource, row: Raw) -> Record:
+        """The created record through the same conversion a read uses (the create answer is the
+        full record, as a read returns it)."""
+        records = await self._convert(resource, [row])
+        if not records:
+            found = await self.fetch_by_ids(resource, [str(row["Id"])])
+            return found[str(row["Id"])]
+        return records[0]
 
     # -- counts ------------------------------------------------------------------------------------
     async def count(self, resource: Resource, filter: ListFilter) -> int:
