@@ -23,12 +23,19 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from ledgerql.connectors.base import ConnectionConfig, Connector, ListFilter, Page
+from ledgerql.connectors.base import ConnectionConfig, Connector, ListFilter, Page, WriteProgress
 from ledgerql.connectors.http import Tokens, UpstreamClient, decimal_json
 from ledgerql.connectors.mapping import ProviderMapping
 from ledgerql.connectors.netsuite import suiteql as q
 from ledgerql.connectors.netsuite.convert import Converter, strip_links
 from ledgerql.connectors.netsuite.suiteql import DOCUMENTS, REFERENCES, DocumentSpec
+from ledgerql.connectors.netsuite.writes import (
+    ENTITY_TABLES,
+    RECORD_TYPES,
+    build_payload,
+    id_from_location,
+    sql_text,
+)
 from ledgerql.model.entities import Record
 from ledgerql.model.enums import Operation, Provider, Resource
 from ledgerql.model.errors import ErrorCode, LedgerQLError
@@ -49,6 +56,7 @@ class NetSuiteConnector(Connector):
         self.zone = ZoneInfo(str(quirks.get("account_timezone", "UTC")))
         journal = quirks.get("derived_journal") or {"id": "general", "name": "General Journal", "code": "GJ"}
         self.convert = Converter(mapping, {k: str(v) for k, v in journal.items()})
+        self._currency_ids: dict[str, str] | None = None  # ISO code -> currency internal id
 
     # -- build hooks -----------------------------------------------------------------------------
     @classmethod
@@ -257,3 +265,79 @@ class NetSuiteConnector(Connector):
                 records.setdefault(record.id, record)
         return list(records.values())
 
+
+    # -- writes ----------------------------------------------------------------------------------
+    async def create_record(self, resource: Resource, record: Record, *, idempotency_key: str | None,
+                            progress: WriteProgress) -> Record:
+        """POST /record/v1/{type} (204 + Location), then read the new record back through SuiteQL.
+
+        With a key: `X-NetSuite-Idempotency-Key` (so the POST may be retried: NetSuite runs it once) and
+        `externalId` = the key (so `find_created` finds the record after a lost answer, and NetSuite
+        refuses a second record with the same external id)."""
+        record_type = RECORD_TYPES.get(resource)
+        if record_type is None:
+            return await super().create_record(resource, record, idempotency_key=idempotency_key,
+                                               progress=progress)
+        created_id = progress.get("netsuiteId")
+        if created_id is None:
+            await self._load_currencies()
+            payload = build_payload(resource, record, self._currency_ref)
+            headers: dict[str, str] = {}
+            if idempotency_key:
+                payload["externalId"] = idempotency_key
+                headers["X-NetSuite-Idempotency-Key"] = idempotency_key
+            try:
+                response = await self.http.request("POST", f"/record/v1/{record_type}", json_body=payload,
+                                                   headers=headers, retry=bool(idempotency_key))
+            except LedgerQLError as error:
+                # The same external id exists already: an earlier attempt wrote it; answer that record.
+                duplicate = error.code == ErrorCode.BAD_USER_INPUT and "external id" in error.message.lower()
+                if idempotency_key and duplicate:
+                    earlier = await self.find_created(resource, idempotency_key)
+                    if earlier is not None:
+                        return earlier
+                raise
+            location = response.headers.get("location")
+            if not location:
+                raise LedgerQLError(ErrorCode.UPSTREAM_UNAVAILABLE,
+                                    f"NETSUITE created a {record_type} but did not say where (no Location)",
+                                    connectionId=self.config.id)
+            created_id = id_from_location(location)
+            await progress.mark("netsuiteId", created_id)
+        created = (await self.fetch_by_ids(resource, [str(created_id)])).get(str(created_id))
+        if created is None:
+            raise LedgerQLError(ErrorCode.UPSTREAM_UNAVAILABLE,
+                                f"NETSUITE created {record_type} {created_id} but it cannot be read back yet",
+                                connectionId=self.config.id)
+        return created
+
+    async def find_created(self, resource: Resource, idempotency_key: str) -> Record | None:
+        """The record an earlier attempt with this key created: its `externalId` is the key."""
+        if not idempotency_key:
+            return None
+        if resource in DOCUMENTS:
+            statement = (f"SELECT t.id FROM transaction t WHERE t.type = '{DOCUMENTS[resource].type_code}' "
+                         f"AND t.externalid = {sql_text(idempotency_key)}")
+        elif resource in ENTITY_TABLES:
+            statement = f"SELECT r.id FROM {ENTITY_TABLES[resource]} r WHERE r.externalid = {sql_text(idempotency_key)}"
+        else:
+            return None
+        rows = await self._all_rows(statement)
+        ids = [str(row["id"]) for row in rows if row.get("id") is not None]
+        if not ids:
+            return None
+        found = await self.fetch_by_ids(resource, ids[:1])
+        return found.get(ids[0])
+
+    async def _load_currencies(self) -> None:
+        if self._currency_ids is None:
+            rows = await self._all_rows("SELECT id, symbol FROM currency ORDER BY id")
+            self._currency_ids = {str(row["symbol"]).upper(): str(row["id"]) for row in rows if row.get("symbol")}
+
+    def _currency_ref(self, code: str) -> dict[str, str]:
+        internal = (self._currency_ids or {}).get(code.upper())
+        if internal is None:
+            raise LedgerQLError(ErrorCode.BAD_USER_INPUT,
+                                f"NETSUITE: the currency {code} is not enabled in this account",
+                                inputPath=["input", "currency"])
+        return {"id": internal}
