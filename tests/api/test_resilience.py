@@ -25,7 +25,9 @@ async def test_breaker_opens_on_a_failing_provider_and_closes_when_it_recovers()
         client.retry_policy.base_delay = 0.001
         emulator = gw.sandboxes.emulators["XERO"]
         emulator.faults.set(Faults(error5xx=1.0))
-        for _ in range(3):
+        # The breaker counts requests given up on (after their retries), not attempts.
+        for _ in range(client.breaker.threshold):
+            assert client.breaker.state == "CLOSED"
             assert codes(await gw.execute(CUSTOMERS, {"c": conn})) == ["UPSTREAM_UNAVAILABLE"]
         assert client.breaker.state == "OPEN"
         gw.reset_counts()

@@ -176,8 +176,10 @@ class UpstreamClient:
             except LedgerQLError as error:
                 if error.code != ErrorCode.UPSTREAM_UNAVAILABLE:
                     raise
-                self.breaker.failure()
                 if not self._may_retry(retryable, attempt, stats):
+                    # The breaker counts calls we gave up on, not attempts: a provider that fails
+                    # now and then but answers a retry is alive.
+                    self.breaker.failure()
                     raise
                 await asyncio.sleep(self.retry_policy.backoff(attempt))
                 attempt += 1
@@ -190,14 +192,14 @@ class UpstreamClient:
             if response.is_success or status in ok:
                 self.breaker.success()
                 return response
-            if status >= 500:
-                self.breaker.failure()
             transient = status >= 500 or (status == 429 and (retry_after or 0) <= self.retry_policy.max_wait)
             if transient and self._may_retry(retryable, attempt, stats):
                 pause = retry_after if status == 429 and retry_after else self.retry_policy.backoff(attempt)
                 await asyncio.sleep(pause)
                 attempt += 1
                 continue
+            if status >= 500:
+                self.breaker.failure()
             raise self.error_for(response)
 
     def _may_retry(self, retryable: bool, attempt: int, stats: UpstreamStats | None) -> bool:
