@@ -73,6 +73,18 @@ class Tokens:
     def __repr__(self) -> str:  # never print a secret, even in a debugger or a log line
         return f"Tokens(expires_at={self.expires_at})"
 
+    @classmethod
+    def from_grant(cls, body: dict[str, Any], current: Tokens, default_ttl: float = 3600) -> Tokens:
+        """The tokens of an OAuth2 token response. `expires_in` may be a number or a string (Exact); a
+        provider that does not rotate sends no refresh token, and the current one is kept."""
+        try:
+            ttl = float(body.get("expires_in") or default_ttl)
+        except (TypeError, ValueError):
+            ttl = default_ttl
+        return cls(access_token=str(body["access_token"]),
+                   refresh_token=str(body.get("refresh_token") or current.refresh_token or "") or None,
+                   expires_at=time.time() + ttl, client_secret=current.client_secret)
+
 
 class TokenStore(Protocol):
     """Where a connection's tokens live: memory here, the encrypted vault in tenancy."""

@@ -137,13 +137,8 @@ class ExactOnlineConnector(Connector):
                                 f"EXACT_ONLINE refused to refresh the connection's token: {_oauth_error(response)}",
                                 connectionId=config.id, upstreamStatus=response.status_code)
         body = response.json()
-        try:
-            expires_in = int(str(body.get("expires_in", "600")))
-        except ValueError:
-            expires_in = 600
-        return Tokens(access_token=body["access_token"],
-                      refresh_token=body.get("refresh_token") or current.refresh_token,
-                      expires_at=time.time() + expires_in, client_secret=current.client_secret)
+        # Exact sends `expires_in` as a string ("600").
+        return Tokens.from_grant(body, current, default_ttl=600)
 
     @staticmethod
     def error_message(response: httpx.Response) -> str:

@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -86,13 +85,8 @@ class NetSuiteConnector(Connector):
                                 "NETSUITE refused to refresh the connection's tokens"
                                 + (f" ({reason})" if reason else "") + "; reconnect the account",
                                 connectionId=config.id, upstreamStatus=response.status_code)
-        try:
-            expires_in = float(body.get("expires_in") or 3600)
-        except (TypeError, ValueError):
-            expires_in = 3600.0
-        return Tokens(access_token=str(body["access_token"]),
-                      refresh_token=str(body.get("refresh_token") or current.refresh_token),
-                      expires_at=time.time() + expires_in, client_secret=current.client_secret)
+        # NetSuite does not rotate its refresh token: `from_grant` keeps the current one.
+        return Tokens.from_grant(body, current)
 
     @staticmethod
     def error_message(response: httpx.Response) -> str:

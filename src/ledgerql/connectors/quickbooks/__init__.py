@@ -102,12 +102,8 @@ class QuickBooksConnector(Connector):
                                 + (f" ({reason})" if reason else "") + "; reconnect the company",
                                 connectionId=config.id)
         body = response.json()
-        expires_in = body.get("expires_in")
-        return Tokens(access_token=body["access_token"],
-                      # Intuit rolls the refresh token from time to time: keep the newest one.
-                      refresh_token=body.get("refresh_token") or current.refresh_token,
-                      expires_at=time.time() + float(expires_in) if expires_in else None,
-                      client_secret=current.client_secret)
+        # Intuit rolls the refresh token from time to time: `from_grant` keeps the newest one.
+        return Tokens.from_grant(body, current)
 
     @staticmethod
     def error_message(response: httpx.Response) -> str:

@@ -130,11 +130,7 @@ class XeroConnector(Connector):
             raise LedgerQLError(ErrorCode.UPSTREAM_UNAVAILABLE,
                                 f"Xero's token endpoint failed ({response.status_code})", connectionId=config.id)
         body = response.json()
-        expires_in = body.get("expires_in")
-        return Tokens(access_token=body["access_token"],
-                      refresh_token=body.get("refresh_token") or current.refresh_token,
-                      expires_at=time.time() + float(expires_in) if expires_in else None,
-                      client_secret=current.client_secret)
+        return Tokens.from_grant(body, current, default_ttl=1800)
 
     @staticmethod
     def error_message(response: httpx.Response) -> str:
