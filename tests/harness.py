@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from ledgerql.app import create_app
+from ledgerql.connectors.cache import RecordCache
 from ledgerql.demo import DEMO_CONNECTION_IDS, Demo, build_demo
 from ledgerql.model.enums import Provider
 from ledgerql.sandbox import SandboxSet
@@ -42,15 +43,18 @@ class GatewayHarness:
     @classmethod
     @asynccontextmanager
     async def start(cls, *, sizes: BookSizes | None = None, seed: int = 7, companies: int = 1,
-                    faults: Faults | None = None, rate_limits: bool = False,
-                    cache: bool = False) -> AsyncIterator[GatewayHarness]:
+                    faults: Faults | None = None, rate_limits: bool = False, cache: bool = False,
+                    sandboxes: SandboxSet | None = None, record_cache: RecordCache | None = None,
+                    ) -> AsyncIterator[GatewayHarness]:
         """Sandboxes and gateway in-process. Rate limits and the shared cache are off unless asked for,
         so that upstream call counts speak of one request alone."""
-        sandboxes = SandboxSet(seed=seed, sizes=sizes, companies=companies, faults=faults or Faults(),
-                               rate_limits=rate_limits)
+        sandboxes = sandboxes or SandboxSet(seed=seed, sizes=sizes, companies=companies, faults=faults or Faults(),
+                                            rate_limits=rate_limits)
         demo = await build_demo(sandboxes, base_url=SANDBOX_BASE, secret_key=b"test-secret", api_key="test-key",
                                 rate_limits=rate_limits)
-        if not cache:
+        if record_cache is not None:
+            demo.gateway.cache = record_cache
+        elif not cache:
             demo.gateway.cache = None
         app = create_app(demo.gateway, demo_key=demo.api_key)
         transport = httpx.ASGITransport(app=app)

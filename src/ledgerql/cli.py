@@ -10,11 +10,14 @@ import os
 import secrets
 import sys
 from pathlib import Path
+from typing import Any
 
 from starlette.routing import Mount
 
 SECRET_ENV = "LEDGERQL_SECRET_KEY"
 DATA_DIR_ENV = "LEDGERQL_DATA_DIR"
+REDIS_ENV = "LEDGERQL_REDIS_URL"
+DATABASE_ENV = "LEDGERQL_DATABASE_URL"
 
 
 def secret_key() -> bytes:
@@ -31,6 +34,19 @@ def secret_key() -> bytes:
     path.write_bytes(key)
     path.chmod(0o600)
     return key
+
+
+def configure_backends(gateway: Any) -> None:
+    """Redis for the shared cache and PostgreSQL for durable records when their URLs are set;
+    memory and a SQLite file in the data directory otherwise."""
+    from ledgerql.connectors.cache import RecordCache
+    from ledgerql.store.idempotency import open_idempotency_store
+
+    redis_url = os.environ.get(REDIS_ENV)
+    if redis_url:
+        gateway.cache = RecordCache.redis(redis_url)
+    data_dir = Path(os.environ.get(DATA_DIR_ENV, Path.home() / ".ledgerql"))
+    gateway.idempotency = open_idempotency_store(os.environ.get(DATABASE_ENV), data_dir)
 
 
 def cmd_export_schema(args: argparse.Namespace) -> int:
@@ -73,6 +89,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     base_url = f"http://{args.host}:{args.port}"
     sandboxes = SandboxSet(rate_limits=not args.no_rate_limits)
     demo = asyncio.run(build_demo(sandboxes, base_url=f"{base_url}/sandbox", secret_key=secret_key()))
+    configure_backends(demo.gateway)
     app = create_app(demo.gateway, demo_key=demo.api_key, extra_routes=[Mount("/sandbox", sandboxes.app())])
     print("LedgerQL gateway with its four provider sandboxes", flush=True)
     print(f"  GraphiQL:     {base_url}/graphql", flush=True)

@@ -281,16 +281,18 @@ async def test_idempotency_key_replays_and_conflicts(provider: str) -> None:
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 async def test_retried_writes_under_faults_never_duplicate(provider: str) -> None:
-    """200 mutations (50 distinct, each sent until answered and then once more) under injected
+    """200 mutations (100 distinct, each sent until answered and then once more) under injected
     timeouts and 5xx: every call is answered, and the books hold each bill once."""
     async with GatewayHarness.start(sizes=BookSizes.tiny()) as gw:
         r = await refs(gw, provider)
         conn = connection_id(provider)
         emulator = gw.sandboxes.emulators[provider]
-        gw.demo.gateway.connector(conn).http.timeout = 0.2
-        emulator.faults.set(Faults(error5xx=0.15, timeout=0.15, timeoutMs=400, seed=11))
+        client = gw.demo.gateway.connector(conn).http
+        client.timeout = 0.1
+        client.retry_policy.base_delay = 0.001
+        emulator.faults.set(Faults(error5xx=0.15, timeout=0.15, timeoutMs=200, seed=11))
         calls = 0
-        for n in range(50):
+        for n in range(100):
             data = bill_input(r, f"RETRY-{n:03d}")
             answered_ok = 0
             attempts = 0
@@ -303,8 +305,8 @@ async def test_retried_writes_under_faults_never_duplicate(provider: str) -> Non
                 else:
                     answered_ok += 1
             assert answered_ok == 2
-        assert calls >= 100
+        assert calls >= 200
         emulator.faults.set(Faults())
         bills = await fetch_all(gw, provider, "bills", "number")
         numbers = [b["number"] for b in bills if b["number"].startswith("RETRY-")]
-        assert sorted(numbers) == [f"RETRY-{n:03d}" for n in range(50)]
+        assert sorted(numbers) == [f"RETRY-{n:03d}" for n in range(100)]

@@ -38,13 +38,13 @@ class RecordCache:
         return cls(Cache(Cache.MEMORY))
 
     @classmethod
-    def redis(cls, url: str) -> RecordCache:
+    def redis(cls, url: str, namespace: str = "ledgerql") -> RecordCache:
         from urllib.parse import urlparse
 
         parsed = urlparse(url)
         db = int((parsed.path or "/0").lstrip("/") or 0)
         return cls(Cache(Cache.REDIS, endpoint=parsed.hostname or "127.0.0.1", port=parsed.port or 6379, db=db,
-                         password=parsed.password, namespace="ledgerql"))
+                         password=parsed.password, namespace=namespace))
 
     async def _generation(self, connection_id: str, resource: str) -> int:
         value = await self.backend.get(f"gen:{connection_id}:{resource}")
