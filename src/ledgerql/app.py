@@ -12,7 +12,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Route
 from strawberry.asgi import GraphQL
 
 from ledgerql.connectors.base import cache_bypass
@@ -137,5 +137,3 @@ def _tracked(response: Response, tracking_id: str) -> Response:
     response.headers["X-Tracking-Id"] = tracking_id
     return response
 
-
-__all__ = ["Mount", "create_app"]

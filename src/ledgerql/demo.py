@@ -17,7 +17,7 @@ from ledgerql.connectors.base import ConnectionConfig
 from ledgerql.connectors.http import Tokens
 from ledgerql.gateway import Gateway, Principal
 from ledgerql.model.enums import Provider
-from ledgerql.sandbox import SandboxSet
+from ledgerql.sandbox import PREFIXES, SandboxSet
 
 DEMO_KEY_ENV = "LEDGERQL_DEMO_API_KEY"
 TENANT_KEYS = {"QUICKBOOKS": "realmId", "XERO": "tenantId", "EXACT_ONLINE": "division", "NETSUITE": "accountId"}
@@ -41,7 +41,7 @@ def sandbox_connections(sandboxes: SandboxSet, base_url: str, *, tenant_index: i
     """One connection per provider to the sandbox company `tenant_index`."""
     result = []
     for provider_name, emulator in sandboxes.emulators.items():
-        described = emulator.describe(base_url.rstrip("/") + _prefix(provider_name))
+        described = emulator.describe(base_url.rstrip("/") + PREFIXES[provider_name])
         provider = Provider(provider_name)
         tenant_id = emulator.tenant_id_for(tenant_index)
         grant = emulator.grants[tenant_id]
@@ -60,12 +60,6 @@ def _mounted(sandboxes: SandboxSet, base_url: str) -> Any:
     """The sandboxes' app, under the path `base_url` gives them (e.g. `/sandbox` when `serve` mounts them)."""
     path = urlparse(base_url).path.rstrip("/")
     return Starlette(routes=[Mount(path, app=sandboxes.app())]) if path else sandboxes.app()
-
-
-def _prefix(provider_name: str) -> str:
-    from ledgerql.sandbox import PREFIXES
-
-    return PREFIXES[provider_name]
 
 
 def _for_tenant(url: str, described: dict[str, object], tenant_id: str) -> str:

@@ -25,7 +25,7 @@ from ledgerql.connectors.cache import RecordCache
 from ledgerql.connectors.http import Tokens, TokenStore, UpstreamClient, current_stats
 from ledgerql.connectors.mapping import ProviderMapping, load_mapping
 from ledgerql.connectors.resilience import RateGovernor
-from ledgerql.model.entities import ENTITY_TYPES, Record
+from ledgerql.model.entities import ENTITY_TYPES, CompanyInfo, Record
 from ledgerql.model.enums import Operation, Provider, Resource, Support
 from ledgerql.model.errors import unsupported
 
@@ -278,6 +278,13 @@ class Connector(ABC):
             if page.next_state is None:
                 return total
             state = page.next_state
+
+    async def company_info(self) -> CompanyInfo | None:
+        """The company this connection reads (one call, or none when cached)."""
+        self.require(Resource.COMPANY_INFO, Operation.GET)
+        page = await self.list_page(Resource.COMPANY_INFO, ListFilter(), None, 1)
+        company = page.records[0] if page.records else None
+        return company if isinstance(company, CompanyInfo) else None
 
     async def list_all(self, resource: Resource, filter: ListFilter | None = None) -> list[Record]:
         """Every record of a resource, page by page at the largest page size."""

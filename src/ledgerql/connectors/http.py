@@ -36,8 +36,8 @@ class UpstreamStats:
 
     calls: int = 0
     by_connection: dict[str, int] = field(default_factory=dict)
-    # Largest number of calls that were in flight at once is not sequential depth; we record
-    # "rounds": calls that started while none was running begin a new round trip.
+    # Sequential round trips: a call that starts while no other call of the request is in flight
+    # begins a new round; calls started together (one dataloader tick) share one.
     rounds: int = 0
     in_flight: int = 0
     retries: int = 0

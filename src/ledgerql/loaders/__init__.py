@@ -51,9 +51,10 @@ class Loaders:
                 records = await connector.find_allocated_to(resource, list(document_ids))
                 index: dict[str, list[Any]] = {d: [] for d in document_ids}
                 for record in records:
-                    for allocation in getattr(record, "allocations", []):
-                        bucket = index.get(allocation.document_id)
-                        if bucket is not None and record not in bucket:
+                    # A record allocated twice to one document is listed under it once.
+                    for document_id in dict.fromkeys(a.document_id for a in getattr(record, "allocations", [])):
+                        bucket = index.get(document_id)
+                        if bucket is not None:
                             bucket.append(record)
                 self.prime(connection_id, resource, records)
                 return [index[d] for d in document_ids]

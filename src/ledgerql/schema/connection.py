@@ -117,11 +117,8 @@ def _coverage(root: Any, info: Info) -> list[ResourceCoverage]:
 
 
 async def _company_info(root: Any, info: Info) -> t.CompanyInfo | None:
-    ctx = context(info)
-    connector = ctx.connector(root.id)
-    connector.require(Resource.COMPANY_INFO, Operation.GET)
-    page = await connector.list_page(Resource.COMPANY_INFO, f.to_list_filter(None), None, 1)
-    return wrap(Resource.COMPANY_INFO, page.records[0], str(root.id)) if page.records else None
+    company = await context(info).connector(root.id).company_info()
+    return None if company is None else wrap(Resource.COMPANY_INFO, company, str(root.id))
 
 
 Connection = strawberry.type(

@@ -16,43 +16,30 @@ class ReferenceFilter:
 
 
 @strawberry.input(description="Filters for dated records.")
-class DatedFilter:
-    updated_since: datetime | None = strawberry.UNSET
+class DatedFilter(ReferenceFilter):
     date_from: date | None = strawberry.UNSET
     date_to: date | None = strawberry.UNSET
 
 
 @strawberry.input
-class InvoiceFilter:
-    updated_since: datetime | None = strawberry.UNSET
-    date_from: date | None = strawberry.UNSET
-    date_to: date | None = strawberry.UNSET
-    status: DocumentStatus | None = strawberry.UNSET
+class CustomerDocumentFilter(DatedFilter):
     customer_id: strawberry.ID | None = strawberry.UNSET
 
 
 @strawberry.input
-class BillFilter:
-    updated_since: datetime | None = strawberry.UNSET
-    date_from: date | None = strawberry.UNSET
-    date_to: date | None = strawberry.UNSET
-    status: DocumentStatus | None = strawberry.UNSET
+class SupplierDocumentFilter(DatedFilter):
     supplier_id: strawberry.ID | None = strawberry.UNSET
 
 
 @strawberry.input
-class CustomerDocumentFilter:
-    updated_since: datetime | None = strawberry.UNSET
-    date_from: date | None = strawberry.UNSET
-    date_to: date | None = strawberry.UNSET
+class InvoiceFilter(DatedFilter):
+    status: DocumentStatus | None = strawberry.UNSET
     customer_id: strawberry.ID | None = strawberry.UNSET
 
 
 @strawberry.input
-class SupplierDocumentFilter:
-    updated_since: datetime | None = strawberry.UNSET
-    date_from: date | None = strawberry.UNSET
-    date_to: date | None = strawberry.UNSET
+class BillFilter(DatedFilter):
+    status: DocumentStatus | None = strawberry.UNSET
     supplier_id: strawberry.ID | None = strawberry.UNSET
 
 

@@ -9,7 +9,7 @@ import strawberry
 from strawberry.types import Info
 
 import ledgerql.schema.enums  # noqa: F401  (registers the model's enums with strawberry first)
-from ledgerql.model.enums import PostingType, Resource
+from ledgerql.model.enums import Operation, PostingType, Resource
 from ledgerql.schema import types as t
 from ledgerql.schema.types import context, wrap
 from ledgerql.writes.service import perform_create
@@ -197,7 +197,7 @@ def _create_field(resource: Resource, input_type: Any, description: str) -> Any:
                       idempotency_key: str | None = None, dry_run: bool = False) -> payload_type | None:  # type: ignore[valid-type]
         ctx = context(info)
         connector = ctx.connector(str(connection_id))
-        ctx.note_fallback(connector, resource, _create())
+        ctx.note_fallback(connector, resource, Operation.CREATE)
         result = await perform_create(connector=connector, loaders=ctx.loaders, store=ctx.gateway.idempotency,
                                       resource=resource, data=to_data(input), idempotency_key=idempotency_key,
                                       dry_run=dry_run)
@@ -205,12 +205,6 @@ def _create_field(resource: Resource, input_type: Any, description: str) -> Any:
         return payload_type(**{FIELD_NAMES[resource]: node, "replayed": result.replayed, "dry_run": result.dry_run})
 
     return strawberry.mutation(resolver=resolve, description=description)
-
-
-def _create() -> Any:
-    from ledgerql.model.enums import Operation
-
-    return Operation.CREATE
 
 
 Mutation = strawberry.type(type("Mutation", (), {

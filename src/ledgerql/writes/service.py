@@ -20,7 +20,7 @@ from typing import Any
 from ledgerql.connectors.base import Connector, WriteProgress
 from ledgerql.loaders import Loaders
 from ledgerql.model import entities as m
-from ledgerql.model.enums import DocumentStatus, Operation, PurchaseOrderStatus, Resource, Source
+from ledgerql.model.enums import DocumentStatus, Operation, PurchaseOrderStatus, Resource, Source, Support
 from ledgerql.model.errors import ErrorCode, LedgerQLError
 from ledgerql.model.rules import line_tax
 from ledgerql.store.idempotency import DONE, IdempotencyStore, WriteRecord
@@ -128,20 +128,11 @@ def build_record(resource: Resource, data: dict[str, Any], checker: Checker) -> 
 
 
 async def base_currency(connector: Connector) -> str | None:
-    """The company's home currency, when the provider tells it (one call; None if it cannot)."""
-    from ledgerql.model.enums import Support
-
-    if connector.support(Resource.COMPANY_INFO, Operation.LIST) == Support.UNSUPPORTED:
+    """The company's home currency, when the provider tells it (None if it cannot)."""
+    if connector.support(Resource.COMPANY_INFO, Operation.GET) == Support.UNSUPPORTED:
         return None
-    page = await connector.list_page(Resource.COMPANY_INFO, _empty_filter(), None, 1)
-    company = page.records[0] if page.records else None
-    return company.base_currency if isinstance(company, m.CompanyInfo) else None
-
-
-def _empty_filter() -> Any:
-    from ledgerql.connectors.base import ListFilter
-
-    return ListFilter()
+    company = await connector.company_info()
+    return company.base_currency if company else None
 
 
 async def perform_create(*, connector: Connector, loaders: Loaders, store: IdempotencyStore, resource: Resource,

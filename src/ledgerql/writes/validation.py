@@ -157,8 +157,8 @@ def _party_currency(checker: Checker, data: dict[str, Any], key: str, resource: 
         checker.fail(["currency"], f"{currency} does not match {party.display_name}'s currency {party.currency}")
 
 
-def _allocations(checker: Checker, data: dict[str, Any], document: Resource, party_key: str, id_name: str,
-                 currency: str, available: Decimal | None) -> None:
+def _allocations(checker: Checker, data: dict[str, Any], document: Resource, id_name: str,
+                 available: Decimal | None) -> None:
     allocations = data.get("allocations") or []
     for index, allocation in enumerate(allocations):
         _positive(checker, allocation.get("amount"), ["allocations", index, "amount"])
@@ -223,7 +223,7 @@ async def validate(resource: Resource, data: dict[str, Any], loaders: Loaders, c
     elif resource == Resource.CREDIT_NOTES:
         _party(checker, data, "customer_id", Resource.CUSTOMERS, "customerId")
         _lines(checker, resource, data.get("line_items") or [])
-        _allocations(checker, data, Resource.INVOICES, "customer_id", "invoiceId", currency or "", None)
+        _allocations(checker, data, Resource.INVOICES, "invoiceId", None)
     elif resource == Resource.EXPENSES:
         _party(checker, data, "supplier_id", Resource.SUPPLIERS, "supplierId", required=False)
         checker.want(Resource.LEDGER_ACCOUNTS, data.get("account_id"), ["accountId"])
@@ -238,7 +238,7 @@ async def validate(resource: Resource, data: dict[str, Any], loaders: Loaders, c
             checker.fail(["accountId"], "the bank account is required")
         checker.want(Resource.LEDGER_ACCOUNTS, data.get("account_id"), ["accountId"])
         _positive(checker, data.get("total_amount"), ["totalAmount"])
-        _allocations(checker, data, document, party_key, id_name, currency or "", data.get("total_amount"))
+        _allocations(checker, data, document, id_name, data.get("total_amount"))
     elif resource == Resource.JOURNAL_ENTRIES:
         lines = data.get("line_items") or []
         if len(lines) < 2:
