@@ -539,7 +539,7 @@ async def test_fallback_is_flagged_and_writes_are_unsupported_before_any_call(gw
     assert coverage[Resource.JOURNALS].operations[Operation.LIST].value == "FALLBACK"
     assert all(coverage[r].operations[Operation.GET].value == "NATIVE" for r in Resource if r != Resource.JOURNALS)
     with pytest.raises(LedgerQLError) as caught:
-        connector.require(Resource.INVOICES, Operation.DELETE)
+        connector.require(Resource.INVOICES, Operation.VOID)  # NetSuite's REST API has no void
     assert caught.value.code == ErrorCode.UNSUPPORTED_BY_PROVIDER
     assert gw.upstream_calls(PROVIDER) == 0
     assert connector.convert.general_journal().source == Source.DERIVED  # type: ignore[attr-defined]

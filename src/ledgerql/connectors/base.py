@@ -26,8 +26,9 @@ from ledgerql.connectors.http import Tokens, TokenStore, UpstreamClient, current
 from ledgerql.connectors.mapping import ProviderMapping, load_mapping
 from ledgerql.connectors.resilience import RateGovernor
 from ledgerql.model.entities import ENTITY_TYPES, CompanyInfo, Record
-from ledgerql.model.enums import Operation, Provider, Resource, Support
-from ledgerql.model.errors import unsupported
+from ledgerql.model.enums import DocumentStatus, Operation, Provider, Resource, Support
+from ledgerql.model.errors import ErrorCode, LedgerQLError, unsupported
+from ledgerql.model.rules import derived_status
 
 # Set for a request whose client asked for fresh data: the cache is neither read nor filled.
 cache_bypass: contextvars.ContextVar[bool] = contextvars.ContextVar("ledgerql_cache_bypass", default=False)
@@ -266,6 +267,15 @@ class Connector(ABC):
         found = await self.get_many(resource, ids)
         return {i: found[i].balance for i in ids if i in found}  # type: ignore[attr-defined]
 
+    async def resolve_deferred(self, resource: Resource, name: str, records: Sequence[Record]) -> dict[str, Any]:
+        """Values of a field this connector deferred (`Record.deferred`), by record id, for a batch of
+        records. The schema calls it only when a client selects the field; a connector that defers a
+        field overrides this for it. Open balances of documents go to `fetch_balances`."""
+        if name == "balance":
+            return dict(await self.fetch_balances(resource, [r.id for r in records]))
+        raise LedgerQLError(ErrorCode.INTERNAL, f"{self.provider.value} deferred {resource.value}.{name} "
+                                                "but cannot resolve it")
+
     async def count(self, resource: Resource, filter: ListFilter) -> int:
         """How many records match. The default pages through; providers with a count override."""
         self.require(resource, Operation.LIST)
@@ -329,6 +339,50 @@ class Connector(ABC):
                             progress: WriteProgress) -> Record:
         raise unsupported(self.provider.value, resource.value, Operation.CREATE.value)
 
+    # Unified input fields (snake_case) an update may change, per resource; None: every field.
+    # A provider whose API cannot change a field says so here, so it is refused before any call.
+    def updatable_fields(self, resource: Resource) -> frozenset[str] | None:
+        return None
+
+    async def update(self, resource: Resource, record: Record, current: Record, *, changed: frozenset[str],
+                     idempotency_key: str | None) -> Record:
+        """Replace `current` by `record` (validated, totals computed; `changed` names the unified input
+        fields the client gave) and return it as the provider now holds it."""
+        self.require(resource, Operation.UPDATE)
+        updated = await self.update_record(resource, record, current, changed=changed,
+                                           idempotency_key=idempotency_key)
+        await self.invalidate(resource)
+        return updated
+
+    async def void(self, resource: Resource, current: Record, *, idempotency_key: str | None) -> Record:
+        """Void a document or payment (it stays, with status VOIDED / nothing owed) and return it."""
+        self.require(resource, Operation.VOID)
+        voided = await self.void_record(resource, current, idempotency_key=idempotency_key)
+        await self.invalidate_after_change(resource)
+        return voided
+
+    async def delete(self, resource: Resource, current: Record, *, idempotency_key: str | None) -> None:
+        """Delete a record; raise NOT_FOUND when the provider no longer has it."""
+        self.require(resource, Operation.DELETE)
+        await self.delete_record(resource, current, idempotency_key=idempotency_key)
+        await self.invalidate_after_change(resource)
+
+    async def invalidate_after_change(self, resource: Resource) -> None:
+        """A void or delete also moves the balances of the documents a payment or credit note pointed at."""
+        await self.invalidate(resource)
+        for related in _RELATED.get(resource, ()):
+            await self.invalidate(related)
+
+    async def update_record(self, resource: Resource, record: Record, current: Record, *, changed: frozenset[str],
+                            idempotency_key: str | None) -> Record:
+        raise unsupported(self.provider.value, resource.value, Operation.UPDATE.value)
+
+    async def void_record(self, resource: Resource, current: Record, *, idempotency_key: str | None) -> Record:
+        raise unsupported(self.provider.value, resource.value, Operation.VOID.value)
+
+    async def delete_record(self, resource: Resource, current: Record, *, idempotency_key: str | None) -> None:
+        raise unsupported(self.provider.value, resource.value, Operation.DELETE.value)
+
     async def find_created(self, resource: Resource, idempotency_key: str) -> Record | None:
         """The record an earlier attempt with this key created, for providers without native
         idempotency (the key is written into the record); None when there is none."""
@@ -348,6 +402,31 @@ class Connector(ABC):
     @staticmethod
     def entity_type(resource: Resource) -> type[Record]:
         return ENTITY_TYPES[resource.value]
+
+
+# What else a void or delete of a resource changes (documents' balances).
+_RELATED: dict[Resource, tuple[Resource, ...]] = {
+    Resource.PAYMENTS: (Resource.INVOICES, Resource.CUSTOMERS),
+    Resource.BILL_PAYMENTS: (Resource.BILLS, Resource.SUPPLIERS),
+    Resource.CREDIT_NOTES: (Resource.INVOICES, Resource.CUSTOMERS),
+    Resource.INVOICES: (Resource.PAYMENTS, Resource.CREDIT_NOTES, Resource.CUSTOMERS),
+    Resource.BILLS: (Resource.BILL_PAYMENTS, Resource.SUPPLIERS),
+}
+
+
+def fill_deferred(record: Record, values: dict[str, Any]) -> Record:
+    """A copy of `record` with deferred fields set (a document's status follows its filled balance);
+    the connector's own copy, which may be cached, is left as it was."""
+    if not values:
+        return record
+    update = dict(values)
+    update["deferred"] = record.deferred - set(values)
+    if "balance" in values and getattr(record, "balance_deferred", False):
+        update["balance_deferred"] = False
+        # As the schema answers a deferred status: the status placeholder says nothing.
+        update["status"] = derived_status(DocumentStatus.AUTHORISED, record.total,  # type: ignore[attr-defined]
+                                          values["balance"])
+    return record.model_copy(update=update)
 
 
 def matches(record: Record, filter: ListFilter) -> bool:

@@ -215,7 +215,7 @@ def extract(record: dict[str, Any], specs: dict[str, FieldSpec]) -> dict[str, An
 
 
 def coverage_table(directory: Path | None = None) -> str:
-    """The README's coverage table, generated from the four mappings (list/get/create per resource)."""
+    """The README's coverage table, generated from the four mappings (every operation per resource)."""
     providers = list(PROVIDER_FILES)
     mappings = [load_mapping(p, directory) for p in providers]
     marks = {Support.NATIVE: "N", Support.FALLBACK: "F", Support.UNSUPPORTED: "–"}
@@ -226,7 +226,8 @@ def coverage_table(directory: Path | None = None) -> str:
         for mapping in mappings:
             ops = mapping.resource(resource)
             cells.append(" ".join(f"{op.value} {marks[ops.support(op)]}" for op in
-                                  (Operation.LIST, Operation.GET, Operation.CREATE)))
+                                  (Operation.LIST, Operation.GET, Operation.CREATE, Operation.UPDATE,
+                                   Operation.VOID, Operation.DELETE)))
         lines.append(f"| {resource.value} | " + " | ".join(cells) + " |")
     notes = sorted({f"- {m.display_name}, {r.value}: {rm.fallback}" for m in mappings
                     for r, rm in m.resources.items() if rm.fallback})

@@ -1,6 +1,8 @@
-"""Create mutations: typed inputs in unified terms, payloads resolved through the read types."""
+"""Create mutations: typed inputs in unified terms, payloads resolved through the read types.
 
-import dataclasses
+Updates, voids and deletes live in `ledgerql.schema.changes`; all of them make up `Mutation`.
+"""
+
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -11,20 +13,10 @@ from strawberry.types import Info
 import ledgerql.schema.enums  # noqa: F401  (registers the model's enums with strawberry first)
 from ledgerql.model.enums import Operation, PostingType, Resource
 from ledgerql.schema import types as t
+from ledgerql.schema.changes import CHANGE_FIELDS
 from ledgerql.schema.types import context, wrap
+from ledgerql.schema.write_inputs import LineItemInput, to_data
 from ledgerql.writes.service import perform_create
-
-
-@strawberry.input
-class LineItemInput:
-    description: str | None = None
-    quantity: Decimal | None = None
-    unit_price: Decimal | None = None
-    total_amount: Decimal | None = strawberry.field(default=None, description="Net amount; quantity × unitPrice "
-                                                                              "when omitted.")
-    account_id: strawberry.ID | None = None
-    tax_rate_id: strawberry.ID | None = None
-    tracking_category_ids: list[strawberry.ID] | None = None
 
 
 @strawberry.input
@@ -141,24 +133,6 @@ class ContactInput:
     currency: str | None = None
 
 
-def to_data(value: Any) -> Any:
-    """A strawberry input as plain data: snake_case keys, ids as str, allocation ids as `document_id`."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        data = {}
-        for item in dataclasses.fields(value):
-            raw = getattr(value, item.name)
-            key = "document_id" if item.name in ("invoice_id", "bill_id") else item.name
-            data[key] = to_data(raw)
-        return data
-    if isinstance(value, list):
-        return [to_data(v) for v in value]
-    if value is strawberry.UNSET:
-        return None
-    if isinstance(value, str) and type(value) is not str:  # strawberry.ID
-        return str(value)
-    return value
-
-
 @strawberry.type
 class WriteOutcome:
     replayed: bool = strawberry.field(description="True when an earlier call with this idempotency key answered.")
@@ -196,7 +170,7 @@ def _create_field(resource: Resource, input_type: Any, description: str) -> Any:
     async def resolve(info: Info, connection_id: strawberry.ID, input: input_type,
                       idempotency_key: str | None = None, dry_run: bool = False) -> payload_type | None:  # type: ignore[valid-type]
         ctx = context(info)
-        connector = ctx.connector(str(connection_id))
+        connector = ctx.writer(str(connection_id), resource)
         ctx.note_fallback(connector, resource, Operation.CREATE)
         result = await perform_create(connector=connector, loaders=ctx.loaders, store=ctx.gateway.idempotency,
                                       resource=resource, data=to_data(input), idempotency_key=idempotency_key,
@@ -222,6 +196,7 @@ Mutation = strawberry.type(type("Mutation", (), {
     "create_purchase_order": _create_field(Resource.PURCHASE_ORDERS, PurchaseOrderInput, "Raise a purchase order."),
     "create_customer": _create_field(Resource.CUSTOMERS, ContactInput, "Add a customer."),
     "create_supplier": _create_field(Resource.SUPPLIERS, ContactInput, "Add a supplier."),
-}), description="Writes. Every create validates first and reports every problem at once with the input path; "
-                "`dryRun: true` only validates; the same `idempotencyKey` with the same input returns the first "
-                "result and writes nothing more.")
+    **CHANGE_FIELDS,
+}), description="Writes. Every create and update validates first and reports every problem at once with the "
+                "input path; `dryRun: true` only validates; the same `idempotencyKey` with the same input returns "
+                "the first result and writes nothing more. What each provider supports is in `coverage`.")

@@ -7,13 +7,16 @@ entries and orders, `Notes` of bank and general journal lines) as `KEY_PREFIX + 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from ledgerql.connectors.base import Connector
 from ledgerql.connectors.exact_online.convert import Dimensions
 from ledgerql.model import entities as m
-from ledgerql.model.enums import PostingType
+from ledgerql.model.enums import PostingType, Resource
+from ledgerql.model.errors import ErrorCode, LedgerQLError
 
 KEY_PREFIX = "ledgerql-key:"
 
@@ -126,11 +129,101 @@ def purchase_order(record: m.PurchaseOrder, dims: Dimensions, key: str | None) -
     return body
 
 
-def account(record: m.Customer | m.Supplier, customer: bool) -> dict[str, Any]:
+def account(record: m.Customer | m.Supplier, customer: bool, key: str | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {"Name": record.display_name, "IsSales": customer, "IsSupplier": not customer,
                             "Status": "C" if customer else "A"}
+    if key is not None:  # an account's free-text field; `find_created` looks for it
+        body["Remarks"] = marker(key)
     if record.email:
         body["Email"] = record.email
     if record.currency:
         body["SalesCurrency" if customer else "PurchaseCurrency"] = record.currency
     return body
+
+
+# --- updates and deletes -------------------------------------------------------------------------
+
+# What Exact's PUT can change (unified update fields): an entry's header references and due date (its
+# lines and dates are fixed once posted; they change by a reversal), an account's name and email.
+UPDATABLE: dict[Resource, frozenset[str]] = {
+    Resource.INVOICES: frozenset({"number", "due_date"}),
+    Resource.BILLS: frozenset({"number", "due_date"}),
+    Resource.CUSTOMERS: frozenset({"display_name", "email"}),
+    Resource.SUPPLIERS: frozenset({"display_name", "email"}),
+}
+_PATHS = {Resource.INVOICES: "salesentry/SalesEntries", Resource.BILLS: "purchaseentry/PurchaseEntries",
+          Resource.CUSTOMERS: "crm/Accounts", Resource.SUPPLIERS: "crm/Accounts"}
+
+
+def update_body(record: m.Record, changed: frozenset[str]) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    if isinstance(record, m.Contact):
+        if "display_name" in changed:
+            body["Name"] = record.display_name
+        if "email" in changed:
+            body["Email"] = record.email
+    elif isinstance(record, m.Invoice | m.Bill):
+        if "number" in changed:
+            body["YourRef"] = record.number
+        if "due_date" in changed and record.due_date is not None:
+            body["DueDate"] = edm(record.due_date)
+    return body
+
+
+class ExactWrites(Connector):
+    """The update/delete half of the Exact Online connector: `PUT` / `DELETE` on `{Entity}(guid'..')`
+    (204 No Content), then a read of the record as Exact now holds it."""
+
+    _by_id_cache: dict[tuple[Resource, str], tuple[float, m.Record]]
+
+    async def _read_back(self, resource: Resource, ident: str) -> m.Record:
+        raise NotImplementedError
+
+    async def fetch_balances(self, resource: Resource, ids: Sequence[str]) -> dict[str, Decimal]:
+        raise NotImplementedError
+
+    def updatable_fields(self, resource: Resource) -> frozenset[str] | None:
+        return UPDATABLE.get(resource, frozenset())
+
+    def _forget(self, resource: Resource, ident: str) -> None:
+        self._by_id_cache.pop((resource, ident), None)
+
+    async def update_record(self, resource: Resource, record: m.Record, current: m.Record, *,
+                            changed: frozenset[str], idempotency_key: str | None) -> m.Record:
+        path = _PATHS.get(resource)
+        if path is None:
+            return await super().update_record(resource, record, current, changed=changed,
+                                               idempotency_key=idempotency_key)
+        await self.http.request("PUT", f"/{path}(guid'{current.id}')", json_body=update_body(record, changed),
+                                headers={"Accept": "application/json"})
+        self._forget(resource, current.id)
+        return await self._read_back(resource, current.id)
+
+    async def delete_record(self, resource: Resource, current: m.Record, *, idempotency_key: str | None) -> None:
+        path = _PATHS.get(resource)
+        if path is None:
+            return await super().delete_record(resource, current, idempotency_key=idempotency_key)
+        await self.http.request("DELETE", f"/{path}(guid'{current.id}')", headers={"Accept": "application/json"})
+        self._forget(resource, current.id)
+
+    async def check_credit_allocations(self, record: m.CreditNote) -> None:
+        """Exact matches a credit note with ONE invoice (the invoice's entry number as the credit note's
+        payment reference), in full: the smaller of the two is used up. So an allocation is written only
+        when it is exactly that amount; any other amount is refused before anything is written, rather
+        than silently allocating a different one."""
+        if not record.allocations:
+            return
+        if len(record.allocations) > 1:
+            raise LedgerQLError(ErrorCode.BAD_USER_INPUT, "Exact Online matches a credit note with one invoice; "
+                                "give one allocation", inputPath=["input", "allocations", 1], provider="EXACT_ONLINE")
+        allocation = record.allocations[0]
+        owed = (await self.fetch_balances(Resource.INVOICES, [allocation.document_id])).get(allocation.document_id)
+        if owed is None:
+            return  # the create's own checks name the unknown invoice
+        applied = min(record.total, owed)
+        if allocation.amount != applied:
+            raise LedgerQLError(
+                ErrorCode.BAD_USER_INPUT,
+                f"Exact Online applies a credit note to an invoice in full, up to what the invoice owes: this "
+                f"allocation can only be {applied} (credit {record.total}, invoice owes {owed}), not "
+                f"{allocation.amount}", inputPath=["input", "allocations", 0, "amount"], provider="EXACT_ONLINE")

@@ -22,8 +22,8 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from ledgerql.connectors.base import ConnectionConfig, Connector, ListFilter, Page, WriteProgress
-from ledgerql.connectors.http import Tokens, UpstreamClient, decimal_json
+from ledgerql.connectors.base import ConnectionConfig, ListFilter, Page, WriteProgress
+from ledgerql.connectors.http import Tokens, UpstreamClient, decimal_json, oauth_error
 from ledgerql.connectors.mapping import ProviderMapping
 from ledgerql.connectors.netsuite import suiteql as q
 from ledgerql.connectors.netsuite.convert import Converter, strip_links
@@ -31,6 +31,7 @@ from ledgerql.connectors.netsuite.suiteql import DOCUMENTS, REFERENCES, Document
 from ledgerql.connectors.netsuite.writes import (
     ENTITY_TABLES,
     RECORD_TYPES,
+    NetSuiteWrites,
     build_payload,
     id_from_location,
     sql_text,
@@ -44,7 +45,7 @@ __all__ = ["NetSuiteConnector"]
 SUITEQL_PATH = "/query/v1/suiteql"
 
 
-class NetSuiteConnector(Connector):
+class NetSuiteConnector(NetSuiteWrites):
     provider = Provider.NETSUITE
 
     def __init__(self, config: ConnectionConfig, mapping: ProviderMapping, http: UpstreamClient) -> None:
@@ -84,7 +85,8 @@ class NetSuiteConnector(Connector):
             raise LedgerQLError(ErrorCode.UPSTREAM_AUTH_EXPIRED,
                                 "NETSUITE refused to refresh the connection's tokens"
                                 + (f" ({reason})" if reason else "") + "; reconnect the account",
-                                connectionId=config.id, upstreamStatus=response.status_code)
+                                connectionId=config.id, upstreamStatus=response.status_code,
+                                oauthError=oauth_error(response))
         # NetSuite does not rotate its refresh token: `from_grant` keeps the current one.
         return Tokens.from_grant(body, current)
 

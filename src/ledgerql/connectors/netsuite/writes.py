@@ -14,8 +14,10 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from ledgerql.connectors.base import Connector
 from ledgerql.model import entities as m
 from ledgerql.model.enums import PostingType, Resource
+from ledgerql.model.errors import ErrorCode, LedgerQLError
 
 #: the record/v1 type each unified resource is created as
 RECORD_TYPES: dict[Resource, str] = {
@@ -151,3 +153,64 @@ def sql_text(value: str) -> str:
 def id_from_location(location: str) -> str:
     """The internal id at the end of a create's `Location` URL."""
     return location.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+
+
+# --- updates and deletes -------------------------------------------------------------------------
+
+# What this connector's PATCH changes (unified update fields): a transaction's header (number, dates)
+# and an entity's names and email. Lines are not patched: NetSuite merges sublist lines by line id
+# unless told to replace them, and this connector does not yet keep line ids.
+UPDATABLE: dict[Resource, frozenset[str]] = {
+    Resource.INVOICES: frozenset({"number", "invoice_date", "due_date"}),
+    Resource.BILLS: frozenset({"number", "bill_date", "due_date"}),
+    Resource.CUSTOMERS: frozenset({"display_name", "company_name", "email"}),
+    Resource.SUPPLIERS: frozenset({"display_name", "company_name", "email"}),
+}
+
+
+def patch_body(record: m.Record, changed: frozenset[str]) -> dict[str, Any]:
+    """Only the fields the client changed (PATCH leaves the others alone)."""
+    body: dict[str, Any] = {}
+    if isinstance(record, m.Contact):
+        fields = {"display_name": ("entityId", record.display_name),
+                  "company_name": ("companyName", record.company_name), "email": ("email", record.email)}
+    elif isinstance(record, m.Invoice | m.Bill):
+        issued = record.invoice_date if isinstance(record, m.Invoice) else record.bill_date
+        fields = {"number": ("tranId", record.number), "invoice_date": ("tranDate", issued.isoformat()),
+                  "bill_date": ("tranDate", issued.isoformat()),
+                  "due_date": ("dueDate", record.due_date.isoformat() if record.due_date else None)}
+    else:
+        return body
+    for name in changed:
+        if name in fields:
+            key, value = fields[name]
+            body[key] = value
+    return body
+
+
+class NetSuiteWrites(Connector):
+    """The update/delete half of the NetSuite connector: `PATCH` / `DELETE /record/v1/{type}/{id}`
+    (204), then a SuiteQL read of the record as NetSuite now holds it."""
+
+    def updatable_fields(self, resource: Resource) -> frozenset[str] | None:
+        return UPDATABLE.get(resource, frozenset())
+
+    async def update_record(self, resource: Resource, record: m.Record, current: m.Record, *,
+                            changed: frozenset[str], idempotency_key: str | None) -> m.Record:
+        record_type = RECORD_TYPES.get(resource)
+        if record_type is None or resource not in UPDATABLE:
+            return await super().update_record(resource, record, current, changed=changed,
+                                               idempotency_key=idempotency_key)
+        await self.http.request("PATCH", f"/record/v1/{record_type}/{current.id}",
+                                json_body=patch_body(record, changed))
+        found = (await self.fetch_by_ids(resource, [current.id])).get(current.id)
+        if found is None:
+            raise LedgerQLError(ErrorCode.NOT_FOUND, f"NetSuite no longer has {record_type} {current.id}",
+                                connectionId=self.config.id)
+        return found
+
+    async def delete_record(self, resource: Resource, current: m.Record, *, idempotency_key: str | None) -> None:
+        record_type = RECORD_TYPES.get(resource)
+        if record_type is None:
+            return await super().delete_record(resource, current, idempotency_key=idempotency_key)
+        await self.http.request("DELETE", f"/record/v1/{record_type}/{current.id}")

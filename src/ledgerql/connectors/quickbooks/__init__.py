@@ -18,14 +18,14 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
 from ledgerql.connectors.base import ConnectionConfig, Connector, ListFilter, Page, WriteProgress, matches
-from ledgerql.connectors.http import Tokens, decimal_json
+from ledgerql.connectors.http import Tokens, decimal_json, oauth_error
 from ledgerql.connectors.quickbooks import query as q
 from ledgerql.connectors.quickbooks.convert import (
     Converter,
@@ -35,7 +35,7 @@ from ledgerql.connectors.quickbooks.convert import (
     header_links,
     is_credit_application,
 )
-from ledgerql.connectors.quickbooks.payloads import PayloadBuilder, request_id
+from ledgerql.connectors.quickbooks.payloads import PayloadBuilder, request_id, sparse_update
 from ledgerql.model import entities as m
 from ledgerql.model.entities import Record
 from ledgerql.model.enums import DocumentStatus, Operation, Provider, Resource
@@ -56,6 +56,7 @@ CUSTOMER_REF = {Resource.INVOICES, Resource.CREDIT_NOTES, Resource.PAYMENTS}
 VENDOR_REF = {Resource.BILLS, Resource.BILL_PAYMENTS, Resource.PURCHASE_ORDERS}
 MAX_RESULTS = 1000
 LINK_MEMORY = 50_000
+STALE_OBJECT = "5010"  # QBO's fault code for a SyncToken that is no longer current
 
 
 class QuickBooksConnector(Connector):
@@ -100,7 +101,7 @@ class QuickBooksConnector(Connector):
             raise LedgerQLError(ErrorCode.UPSTREAM_AUTH_EXPIRED,
                                 "QuickBooks refused to refresh the connection's tokens"
                                 + (f" ({reason})" if reason else "") + "; reconnect the company",
-                                connectionId=config.id)
+                                connectionId=config.id, oauthError=oauth_error(response))
         body = response.json()
         # Intuit rolls the refresh token from time to time: `from_grant` keeps the newest one.
         return Tokens.from_grant(body, current)
@@ -136,7 +137,7 @@ class QuickBooksConnector(Connector):
         """One statement; the body of its `QueryResponse`."""
         if len(text) > self.post_over:
             response = await self.http.request("POST", "/query", params=self._params, content=text.encode(),
-                                               headers={"Content-Type": "application/text"})
+                                               headers={"Content-Type": "application/text"}, retry=True)  # a read
         else:
             response = await self.http.request("GET", "/query", params={**self._params, "query": text})
         body = decimal_json(response)
@@ -154,7 +155,7 @@ class QuickBooksConnector(Connector):
             chunk = texts[start:start + self.max_batch_items]
             items = [{"bId": f"q{start + i}", "Query": text} for i, text in enumerate(chunk)]
             response = await self.http.request("POST", "/batch", params=self._params,
-                                               json_body={"BatchItemRequest": items})
+                                               json_body={"BatchItemRequest": items}, retry=True)  # queries only
             body = decimal_json(response)
             answers = {str(a.get("bId")): a for a in (body or {}).get("BatchItemResponse") or []}
             for item in items:
@@ -209,8 +210,8 @@ class QuickBooksConnector(Connector):
             where.append(f"VendorRef = {q.quote(filter.supplier_id)}")
         if filter.status is not None and resource in (Resource.INVOICES, Resource.BILLS):
             status = DocumentStatus(filter.status)
-            if status == DocumentStatus.PAID:
-                where.append("Balance = '0'")
+            if status == DocumentStatus.PAID or (status == DocumentStatus.VOIDED and resource == Resource.INVOICES):
+                where.append("Balance = '0'")  # a voided invoice owes nothing too: told apart locally
             elif status in (DocumentStatus.AUTHORISED, DocumentStatus.PARTIALLY_PAID):
                 where.append("Balance > '0'")
             else:
@@ -219,7 +220,8 @@ class QuickBooksConnector(Connector):
 
     def _exact(self, resource: Resource, filter: ListFilter) -> bool:
         """Whether `_where` applies the filter exactly (so `count(*)` answers it)."""
-        if filter.status is not None and DocumentStatus(filter.status) != DocumentStatus.PAID:
+        if filter.status is not None and (DocumentStatus(filter.status) != DocumentStatus.PAID
+                                          or resource == Resource.INVOICES):  # Balance 0 holds voided ones
             return False
         if filter.customer_id is not None and resource not in CUSTOMER_REF:
             return False
@@ -595,6 +597,77 @@ class QuickBooksConnector(Connector):
             return found[str(row["Id"])]
         return records[0]
 
+    # -- updates, voids, deletes -------------------------------------------------------------------
+    async def update_record(self, resource: Resource, record: Record, current: Record, *, changed: frozenset[str],
+                            idempotency_key: str | None) -> Record:
+        """A sparse update under the SyncToken the record was read with. Stale (another app changed it
+        since: QBO error 5010) → read the record again and retry once with its new SyncToken."""
+        build = PayloadBuilder({}, self.convert.department_dim["prefix"], self.convert.location_dim["prefix"])
+        if isinstance(record, m.Invoice | m.Bill):
+            build.items = await self._items()  # the body is built whole; lines are dropped when unchanged
+        if isinstance(record, m.Customer | m.Supplier):
+            body = build.contact(record)
+        elif isinstance(record, m.Invoice):
+            body = build.invoice(record)
+        elif isinstance(record, m.Bill):
+            body = build.bill(record)
+        else:
+            return await super().update_record(resource, record, current, changed=changed,
+                                               idempotency_key=idempotency_key)
+        row = await self._change(self._entity(resource), current, None, idempotency_key,
+                                 lambda token: sparse_update(body, current.id, token,
+                                                             lines_changed="line_items" in changed))
+        return await self._read_back(resource, row)
+
+    async def void_record(self, resource: Resource, current: Record, *, idempotency_key: str | None) -> Record:
+        """`?operation=void`: QBO keeps the transaction with its amounts zeroed (Invoice, Payment,
+        BillPayment; a bill cannot be voided through the API)."""
+        row = await self._change(self._entity(resource), current, "void", idempotency_key,
+                                 lambda token: {"Id": current.id, "SyncToken": token})
+        return await self._read_back(resource, row)
+
+    async def delete_record(self, resource: Resource, current: Record, *, idempotency_key: str | None) -> None:
+        await self._change(self._entity(resource), current, "delete", idempotency_key,
+                           lambda token: {"Id": current.id, "SyncToken": token})
+
+    async def _change(self, entity: str, current: Record, operation: str | None, key: str | None,
+                      body_for: Callable[[str], Raw]) -> Raw:
+        token = str((current.raw or {}).get("SyncToken") or "")
+        if not token:  # a record read without its raw form: read the SyncToken
+            token = await self._sync_token(entity, current.id)
+        for attempt in ("first", "stale-retry"):
+            params = dict(self._params)
+            if operation:
+                params["operation"] = operation
+            if key:
+                params["requestid"] = request_id(key, f"{operation or 'update'}:{attempt}")
+            response = await self.http.request("POST", f"/{entity.lower()}", params=params,
+                                               json_body=body_for(token), retry=bool(key), ok=(400,))
+            answer = decimal_json(response)
+            if response.status_code == 400:
+                if _fault_code(answer) == STALE_OBJECT and attempt == "first":
+                    token = await self._sync_token(entity, current.id)
+                    continue
+                error = self.http.error_for(response)
+                if _fault_code(answer) == STALE_OBJECT:
+                    raise LedgerQLError(ErrorCode.CONFLICT, "QuickBooks refused the change twice: another app "
+                                        f"keeps changing {entity} {current.id} (stale SyncToken); try again",
+                                        connectionId=self.config.id, upstreamStatus=400)
+                raise error
+            row = answer.get(entity) if isinstance(answer, dict) else None
+            if not isinstance(row, dict):
+                raise LedgerQLError(ErrorCode.UPSTREAM_ERROR, f"QuickBooks answered a {entity} "
+                                    f"{operation or 'update'} without it", connectionId=self.config.id)
+            return row
+        raise AssertionError("unreachable")
+
+    async def _sync_token(self, entity: str, record_id: str) -> str:
+        rows = await self._rows_by_ids(entity, [record_id])
+        if not rows:
+            raise LedgerQLError(ErrorCode.NOT_FOUND, f"QuickBooks has no {entity} {record_id}",
+                                connectionId=self.config.id)
+        return str(rows[0].get("SyncToken") or "0")
+
     # -- counts ------------------------------------------------------------------------------------
     async def count(self, resource: Resource, filter: ListFilter) -> int:
         """`select count(*)` where the filter goes upstream exactly; otherwise page through."""
@@ -615,6 +688,14 @@ class QuickBooksConnector(Connector):
             if page.next_state is None:
                 return total
             state = page.next_state
+
+
+def _fault_code(answer: Any) -> str | None:
+    fault = answer.get("Fault") if isinstance(answer, dict) else None
+    errors = fault.get("Error") if isinstance(fault, dict) else None
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        return str(errors[0].get("code") or "")
+    return None
 
 
 def _since(moment: datetime) -> str:

@@ -300,7 +300,10 @@ class Converter:
     # -- documents ------------------------------------------------------------------------------
     def invoice(self, raw: Raw) -> Invoice:
         values = self._document_values(Resource.INVOICES, raw, purchase=False)
-        values["status"] = derived_status(DocumentStatus.AUTHORISED, values["total"], values["balance"])
+        # QBO keeps a voided invoice with every amount zeroed and "Voided" as its private note.
+        voided = raw.get("PrivateNote") == "Voided"
+        values["status"] = DocumentStatus.VOIDED if voided else \
+            derived_status(DocumentStatus.AUTHORISED, values["total"], values["balance"])
         return Invoice(id=str(raw["Id"]), raw=plain(raw), **values)
 
     def bill(self, raw: Raw) -> Bill:

@@ -221,3 +221,19 @@ class PayloadBuilder:
         lines.append({"Amount": applied, "LinkedTxn": [{"TxnId": memo_id, "TxnType": "CreditMemo"}]})
         return {"CustomerRef": ref(record.customer_id or ""), "TotalAmt": Decimal("0.00"), "TxnDate": date,
                 "CurrencyRef": ref(record.currency), "Line": lines}
+
+
+# Fields an update leaves out: QBO does not let a transaction or a name change currency, and a
+# sparse update without `Line` keeps the lines as they are.
+_FIXED_ON_UPDATE = ("CurrencyRef", "ExchangeRate")
+
+
+def sparse_update(body: Raw, record_id: str, sync_token: str, *, lines_changed: bool) -> Raw:
+    """A create body turned into QBO's sparse update: `Id`, the current `SyncToken`, `sparse: true`;
+    only what is sent changes."""
+    update = {k: v for k, v in body.items() if k not in _FIXED_ON_UPDATE}
+    if not lines_changed:
+        update.pop("Line", None)
+        update.pop("DepartmentRef", None)  # follows the lines' Location tracking
+    update.update({"Id": record_id, "SyncToken": sync_token, "sparse": True})
+    return update

@@ -60,7 +60,7 @@ SETS: dict[str, EntitySet] = {s.path: s for s in [
     _set("crm/Accounts", "ID", "Account",
          ("ID", "Code", "Name", "SearchCode", "Status", "IsSales", "IsSupplier", "IsPurchase", "Email",
           "Country", "SalesCurrency", "PurchaseCurrency", "SalesVATCode", "PurchaseVATCode", "GLAR", "GLAP",
-          "Blocked", *AUDIT), "GET POST PUT DELETE"),
+          "Blocked", "Remarks", *AUDIT), "GET POST PUT DELETE"),
     _set("vat/VATCodes", "ID", "VATCode",
          ("ID", "Code", "Description", "Percentage", "Type", "VATTransactionType", "IsBlocked", *AUDIT)),
     _set("hrm/Costcenters", "ID", "Costcenter", ("ID", "Code", "Description", "Active", *AUDIT)),

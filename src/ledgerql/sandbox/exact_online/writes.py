@@ -190,6 +190,7 @@ def create_account(ledger: Ledger, body: Body, now: datetime) -> str:
     guid = ledger.new_guid("account")
     ledger.add_account(key=code, name=name, email=email, is_sales=is_sales, is_supplier=is_supplier,
                        currency=currency, created=now, modified=now, guid=guid, status=status)
+    ledger.table("crm/Accounts")[guid]["Remarks"] = _string(body, "Remarks")
     return guid
 
 
@@ -345,7 +346,7 @@ def create_purchase_order(ledger: Ledger, body: Body, now: datetime) -> str:
 
 UPDATABLE = {
     "crm/Accounts": {"Name", "Email", "Status", "Blocked", "SearchCode", "Country", "SalesCurrency",
-                     "PurchaseCurrency"},
+                     "PurchaseCurrency", "Remarks"},
     "salesentry/SalesEntries": {"YourRef", "Description", "DueDate", "PaymentCondition"},
     "purchaseentry/PurchaseEntries": {"YourRef", "Description", "DueDate", "PaymentCondition"},
 }

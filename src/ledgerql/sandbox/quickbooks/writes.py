@@ -8,6 +8,7 @@ unapplies the payments that pointed at it.
 from __future__ import annotations
 
 import re
+import weakref
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -76,6 +77,16 @@ VOIDABLE = {"Invoice", "Payment", "BillPayment"}
 DELETABLE = {"Invoice", "CreditMemo", "Bill", "PurchaseOrder", "Purchase", "JournalEntry", "Payment", "BillPayment"}
 _DOCUMENTS = {"Invoice", "CreditMemo", "Bill", "PurchaseOrder", "Purchase"}
 _SALES_DOCS = {"Invoice", "CreditMemo"}
+
+
+# Pending concurrent edits per realm: (entity, id) → how many writes meet one (see `race`).
+_RACES: weakref.WeakKeyDictionary[RealmStore, dict[tuple[str, str], int]] = weakref.WeakKeyDictionary()
+
+
+def race(store: RealmStore, entity: str, record_id: str, times: int = 1) -> None:
+    """Make the next `times` writes to a record meet a concurrent edit: another app saves it (its
+    SyncToken moves on) just before each lands, so a write carrying the token it read is stale (5010)."""
+    _RACES.setdefault(store, {})[(entity, record_id)] = times
 
 
 def _decimal(value: Any, name: str) -> Decimal:
@@ -153,6 +164,10 @@ class Writer:
             raise not_found()
         if "SyncToken" not in body:
             raise required("SyncToken")
+        if _RACES.get(self.store, {}).get((entity, record_id), 0) > 0:
+            # Another app saves this record just before this request lands.
+            _RACES[self.store][(entity, record_id)] -= 1
+            self.touch(record)
         if str(body["SyncToken"]) != record["SyncToken"]:
             raise stale()
         return record

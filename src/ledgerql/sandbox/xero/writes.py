@@ -230,6 +230,8 @@ class Writer:
                     existing["UpdatedDateUTC"] = self.now
                     if collection == "Invoices":
                         existing["AmountDue"] = ZERO
+                    if collection == "CreditNotes":
+                        existing["RemainingCredit"] = ZERO  # nothing left to allocate
                     return existing
 
                 return errors, set_status
