@@ -199,13 +199,14 @@ async def test_invoices_page_through_and_match_the_books(gw: GatewayHarness) -> 
                                           balance customer {{ id displayName }} {LINES}""")
     pages = math.ceil(len(b.invoices) / 60)
     # One call for the page of sales entries (lines expanded) and one for their open amounts; each page's
-    # customers in one call (fewer once cached); accounts, tax rates, tracking, journals once each.
+    # customers in one call (fewer once cached); accounts, tax rates, tracking once each. No account's
+    # currency is selected, so the journals and the division (what it comes from) are not read.
     counts = emulator(gw).counter.by_kind
     assert counts["GET salesentry/SalesEntries"] == counts["GET cashflow/Receivables"] == pages
     assert 1 <= counts["GET crm/Accounts"] <= pages
-    for kind in ("financial/GLAccounts", "vat/VATCodes", "hrm/Costcenters", "hrm/Costunits", "financial/Journals",
-                 "system/Divisions"):
+    for kind in ("financial/GLAccounts", "vat/VATCodes", "hrm/Costcenters", "hrm/Costunits"):
         assert counts[f"GET {kind}"] == 1, kind
+    assert counts["GET financial/Journals"] == counts["GET system/Divisions"] == 0
     by_number = {n["number"]: n for n in nodes}
     assert len(nodes) == len(by_number) == len(b.invoices)
     for invoice in b.invoices:
@@ -313,6 +314,31 @@ async def test_expenses_are_a_flagged_fallback(gw: GatewayHarness) -> None:
     assert coverage[Resource.SUBSIDIARIES].operations[Operation.LIST] == Support.UNSUPPORTED
 
 
+async def test_two_expenses_are_told_from_bills_upstream_at_a_bounded_cost() -> None:
+    """`expenses(first: 2)`: one filtered page (`DueDate eq EntryDate`, no open items, no page-by-page scan),
+    then the paying account of each: bank entry lines with the control accounts and journals beside them,
+    then their entries. Five calls in three round trips is the floor on Exact: a bank entry line does not
+    say its journal."""
+    # Latency makes concurrent calls overlap, so round trips can be told from calls.
+    async with GatewayHarness.start(faults=Faults(latencyMs=20)) as gw:
+        b = books(gw)
+        body = await gw.execute('query($c: ID!) { connection(id: $c) { expenses(first: 2) { nodes { number source '
+                                'transactionDate totalAmount currency } } } }', {"c": CID})
+        assert "errors" not in body
+        nodes = body["data"]["connection"]["expenses"]["nodes"]
+        assert len(nodes) == 2
+        by_number = {e.number: e for e in b.expenses}
+        for node in nodes:
+            expense = by_number[node["number"]]
+            assert (node["source"], node["transactionDate"], node["totalAmount"], node["currency"]) == \
+                ("BILL_FALLBACK", str(expense.transaction_date), str(expense.total_amount), expense.currency)
+        kinds = emulator(gw).counter.by_kind
+        assert kinds["GET purchaseentry/PurchaseEntries"] == 1
+        assert "GET cashflow/Payments" not in kinds
+        assert body["extensions"]["upstreamCalls"] == emulator(gw).counter.total <= 5
+        assert body["extensions"]["upstreamRoundTrips"] <= 3
+
+
 async def test_payments_and_bill_payments_match_the_books(gw: GatewayHarness) -> None:
     b = books(gw)
     payments = await walk(gw, "payments", "id reference paymentDate totalAmount currency customer { id } "
@@ -414,12 +440,12 @@ async def test_fifty_bills_with_references_and_payments(gw: GatewayHarness) -> N
     gw.reset_counts()
     cold = await q(gw, FIFTY_BILLS)
     cold_calls = gw.upstream_calls(PROVIDER)
-    # page + open items + suppliers + chart of accounts + journals + division + VAT codes
-    # + bank entry lines by OurRef + their bank entries
-    assert cold_calls <= 9
+    # page + suppliers + chart of accounts + VAT codes + bank entry lines by OurRef + their bank entries
+    # (no currency nor bank account selected: no journals, no division)
+    assert cold_calls <= 6
     gw.reset_counts()
     warm = await q(gw, FIFTY_BILLS)
-    # reference data (accounts, VAT codes, journals, suppliers) is cached for its cache_ttl
+    # reference data (accounts, VAT codes, suppliers) is cached for its cache_ttl
     assert gw.upstream_calls(PROVIDER) <= 4
     assert warm == cold
     nodes = cold["bills"]["nodes"]
@@ -433,6 +459,58 @@ async def test_fifty_bills_with_references_and_payments(gw: GatewayHarness) -> N
         assert [line["account"]["name"] for line in node["lineItems"]] == \
             [b.account(x.account_id or "").name for x in bill.line_items]
         assert {(p["reference"], p["totalAmount"]) for p in node["payments"]} == refs[bill.number]
+
+
+# --- deferred fields: read only when selected ----------------------------------------------------------
+
+BILLS_LEAN = """bills(first: 30) { nodes { number lineItems { account { nominalCode name } }
+    payments { reference totalAmount } } }"""
+BILLS_WITH_DEFERRED = """bills(first: 30) { nodes { number lineItems { account { nominalCode name currency } }
+    payments { reference totalAmount account { nominalCode currency } } } }"""
+
+
+async def test_account_currency_and_payment_bank_account_are_read_only_when_selected() -> None:
+    # A fresh gateway: the connector keeps the journals it reads for their cache_ttl.
+    async with GatewayHarness.start() as gw:
+        b = books(gw)
+        gw.reset_counts()
+        lean = await q(gw, BILLS_LEAN)
+        kinds = emulator(gw).counter.by_kind
+        assert "GET financial/Journals" not in kinds and "GET system/Divisions" not in kinds
+
+        gw.reset_counts()
+        full = await q(gw, BILLS_WITH_DEFERRED)
+        kinds = emulator(gw).counter.by_kind
+        # Every line account's currency and every payment's bank account: one batch, journals + division once.
+        assert kinds["GET financial/Journals"] == kinds["GET system/Divisions"] == 1
+
+    by_reference = {p.reference: p for p in b.bill_payments}
+    by_code = {a.nominal_code: a for a in b.ledger_accounts}
+    currencies: set[str] = set()
+    for thin, node in zip(lean["bills"]["nodes"], full["bills"]["nodes"], strict=True):
+        bill = next(x for x in b.bills if x.number == node["number"])
+        assert [line["account"]["currency"] for line in node["lineItems"]] == \
+            [b.account(x.account_id or "").currency for x in bill.line_items]
+        for payment in node["payments"]:
+            expected = b.account(by_reference[payment["reference"]].account_id or "")
+            assert payment["account"] == {"nominalCode": expected.nominal_code, "currency": expected.currency}
+            currencies.add(payment["account"]["currency"])
+        # What both selected is the same whether or not the deferred fields were.
+        assert [{"nominalCode": x["account"]["nominalCode"], "name": x["account"]["name"]}
+                for x in node["lineItems"]] == [x["account"] for x in thin["lineItems"]]
+        assert [{k: p[k] for k in ("reference", "totalAmount")} for p in node["payments"]] == thin["payments"]
+    # A bank journal's currency (EUR) as well as the division's (GBP) came through.
+    assert currencies == {"GBP", "EUR"} and by_code["1220"].currency == "EUR"
+
+
+async def test_a_write_sees_the_deferred_currency_of_its_bank_account(gw: GatewayHarness) -> None:
+    # Validation asks the loaders for whole records: the EUR bank account is not taken for a GBP one.
+    body = await gw.execute(
+        "mutation($c: ID!, $i: PaymentInput!) { createPayment(connectionId: $c, input: $i) { dryRun } }",
+        {"c": CID, "i": {"customerId": guid_of(gw, books(gw).customers[0].id), "accountId": guid_of(gw, "acc-1220"),
+                         "paymentDate": "2026-11-15", "currency": "GBP", "totalAmount": "10.00", "allocations": []}})
+    problems = {(tuple(e["extensions"].get("inputPath") or ()), e["message"]) for e in body["errors"]}
+    assert (("input", "currency"), "GBP does not match the bank account's currency EUR") in problems
 
 
 # --- errors ------------------------------------------------------------------------------------------
@@ -450,6 +528,7 @@ async def test_refused_refresh_is_upstream_auth_expired(gw: GatewayHarness) -> N
     emulator(gw).oauth.expire_access_tokens()
     tokens = await gw.demo.gateway.tokens.get(CID)
     tokens.refresh_token = "not-a-refresh-token"
+    await gw.demo.gateway.tokens.put(CID, tokens)
     body = await gw.execute('query($c: ID!) { connection(id: $c) { name taxRates { nodes { code } } } }', {"c": CID})
     assert body["data"]["connection"]["name"]
     assert body["data"]["connection"]["taxRates"] is None

@@ -122,6 +122,22 @@ async def test_reference_data_equals_the_books(gw: GatewayHarness) -> None:
             {c.display_name: (c.email, c.currency, c.status.value) for c in contacts}
 
 
+async def test_the_base_currency_of_accounts_is_read_only_when_selected(gw: GatewayHarness) -> None:
+    # Accounts in the base currency carry no CurrencyCode: it comes from the Organisation, a second call
+    # that a query not selecting `currency` does not make (on a connection that has not learnt it yet).
+    books = books_of(gw)
+    gw.reset_counts()
+    names = await conn(gw, "ledgerAccounts(first: 100) { nodes { nominalCode name } }")
+    assert gw.sandboxes.emulators[XERO].counter.by_kind == {"GET Accounts": 1}
+    gw.reset_counts()
+    full = await conn(gw, "ledgerAccounts(first: 100) { nodes { nominalCode name currency } }")
+    assert gw.sandboxes.emulators[XERO].counter.by_kind == {"GET Accounts": 1, "GET Organisation": 1}
+    assert {a["nominalCode"]: a["currency"] for a in full["ledgerAccounts"]["nodes"]} == \
+        {a.nominal_code: a.currency for a in books.ledger_accounts}
+    assert [{"nominalCode": a["nominalCode"], "name": a["name"]} for a in full["ledgerAccounts"]["nodes"]] == \
+        names["ledgerAccounts"]["nodes"]
+
+
 async def test_fallbacks_are_flagged_and_subsidiaries_unsupported(gw: GatewayHarness) -> None:
     body = await gw.execute("query($c: ID!) { connection(id: $c) { departments { nodes { name } } "
                             "journals { nodes { name source } } } }", {"c": CONN})

@@ -21,11 +21,11 @@ from typing import Any
 
 import httpx
 
-from ledgerql.connectors.base import ConnectionConfig, Connector, ListFilter, Page, WriteProgress
+from ledgerql.connectors.base import ConnectionConfig, ListFilter, Page, WriteProgress
 from ledgerql.connectors.exact_online import convert as cv
 from ledgerql.connectors.exact_online import odata as q
 from ledgerql.connectors.exact_online import writes as wr
-from ledgerql.connectors.http import Tokens, decimal_json
+from ledgerql.connectors.http import Tokens, decimal_json, oauth_error
 from ledgerql.model import entities as m
 from ledgerql.model.entities import Customer, Department, Location, Record, Supplier, TrackingCategory
 from ledgerql.model.enums import Operation, Provider, Resource
@@ -67,7 +67,8 @@ WHOLE_SET_CACHE = {R.LEDGER_ACCOUNTS, R.TAX_RATES, R.JOURNALS, R.BANK_ACCOUNTS, 
 PER_ID_CACHE = {R.CUSTOMERS, R.SUPPLIERS}
 # Lists whose every row is one unified record (so Exact's counts are ours).
 NATIVE_COUNT = {R.LEDGER_ACCOUNTS, R.CUSTOMERS, R.SUPPLIERS, R.TAX_RATES, R.DEPARTMENTS, R.LOCATIONS, R.INVOICES,
-                R.CREDIT_NOTES, R.PURCHASE_ORDERS, R.JOURNAL_ENTRIES, R.JOURNALS, R.BANK_ACCOUNTS}
+                R.CREDIT_NOTES, R.PURCHASE_ORDERS, R.JOURNAL_ENTRIES, R.JOURNALS, R.BANK_ACCOUNTS, R.BILLS,
+                R.EXPENSES}
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ def _rows(d: Any) -> list[dict[str, Any]]:
     return d if isinstance(d, list) else []
 
 
-class ExactOnlineConnector(Connector):
+class ExactOnlineConnector(wr.ExactWrites):
     provider = Provider.EXACT_ONLINE
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -135,7 +136,8 @@ class ExactOnlineConnector(Connector):
         if response.status_code != 200:
             raise LedgerQLError(ErrorCode.UPSTREAM_AUTH_EXPIRED,
                                 f"EXACT_ONLINE refused to refresh the connection's token: {_oauth_error(response)}",
-                                connectionId=config.id, upstreamStatus=response.status_code)
+                                connectionId=config.id, upstreamStatus=response.status_code,
+                                oauthError=oauth_error(response))
         body = response.json()
         # Exact sends `expires_in` as a string ("600").
         return Tokens.from_grant(body, current, default_ttl=600)
@@ -240,10 +242,17 @@ class ExactOnlineConnector(Connector):
         """GUIDs of the receivables and payables control accounts (how bank lines are told apart)."""
         receivable = int(self.mapping.quirks.get("receivable_gl_type", 20))
         payable = int(self.mapping.quirks.get("payable_gl_type", 22))
-
-        accounts = await self._whole_set(R.LEDGER_ACCOUNTS)
-        types = {key: (record.raw or {}).get("Type") for key, record in accounts.items()}
+        # The raw rows say the type (read once per cache_ttl, shared with the converted set).
+        types = {str(row.get("ID")): row.get("Type") for row in await self._gl_rows()}
         return ({k for k, t in types.items() if t == receivable}, {k for k, t in types.items() if t == payable})
+
+    async def _gl_rows(self) -> list[dict[str, Any]]:
+        """The GL accounts as Exact sends them: one read per `cache_ttl`, shared by the converted set and
+        the control accounts."""
+        async def load() -> list[dict[str, Any]]:
+            return await self._all(self._path(R.LEDGER_ACCOUNTS), self._base_filter(R.LEDGER_ACCOUNTS))
+        rows: list[dict[str, Any]] = await self._cached("rows:ledger_accounts", self._ttl(R.LEDGER_ACCOUNTS), load)
+        return rows
 
     # -- filters -----------------------------------------------------------------------------------
     def _base_filter(self, resource: Resource) -> str | None:
@@ -253,8 +262,12 @@ class ExactOnlineConnector(Connector):
                 parts.append(q.any_of(name, value))
             else:
                 parts.append(f"{name} eq {q.literal(value)}")
+        # Bills and the expense fallback are told apart upstream, by the dates alone (DESIGN: an expense is a
+        # purchase entry due on its entry date), so a page holds only what it lists and costs no open items.
         if resource == R.EXPENSES:
-            parts.append("DueDate eq EntryDate")
+            parts.append(q.EXPENSE_DATES)
+        elif resource == R.BILLS:
+            parts.append(q.BILL_DATES)
         return q.all_of(*parts)
 
     def _pushed(self, resource: Resource, filter: ListFilter) -> tuple[str | None, bool]:
@@ -331,7 +344,10 @@ class ExactOnlineConnector(Connector):
 
     async def _whole_set(self, resource: Resource) -> dict[str, Record]:
         async def load() -> dict[str, Record]:
-            rows = await self._all(self._path(resource), self._base_filter(resource))
+            if resource == R.LEDGER_ACCOUNTS:
+                rows = await self._gl_rows()  # their currency is deferred (`resolve_deferred`)
+            else:
+                rows = await self._all(self._path(resource), self._base_filter(resource))
             return {r.id: r for r in await self._convert(resource, rows)}
         result: dict[str, Record] = await self._cached(f"set:{resource.value}", self._ttl(resource), load)
         return result
@@ -383,9 +399,14 @@ class ExactOnlineConnector(Connector):
         if resource in (R.PAYMENTS, R.BILL_PAYMENTS):
             kind = SALES if resource == R.PAYMENTS else PURCHASE
             numbers = await self._numbers_of(kind, docs)
-            lines = await self._where_in(BANK_ENTRY_LINES, "OurRef", numbers, q.literal, select="EntryID,OurRef")
-            entry_ids = [line["EntryID"] for line in lines if line.get("EntryID")]
-            rows = await self._where_in(BANK_ENTRIES, "EntryID", entry_ids, q.guid, expand="BankEntryLines")
+
+            async def entries() -> list[dict[str, Any]]:
+                lines = await self._where_in(BANK_ENTRY_LINES, "OurRef", numbers, q.literal, select="EntryID,OurRef")
+                entry_ids = [line["EntryID"] for line in lines if line.get("EntryID")]
+                return await self._where_in(BANK_ENTRIES, "EntryID", entry_ids, q.guid, expand="BankEntryLines")
+
+            # Converting bank entries needs the control accounts: read while the entries are.
+            rows, _ = await asyncio.gather(entries(), self._control_accounts())
             return await self._convert(resource, rows)
         return await super().find_allocated_to(resource, document_ids)
 
@@ -428,6 +449,7 @@ class ExactOnlineConnector(Connector):
             ident = await self._post(SALES_ENTRIES if sales else PURCHASE_ENTRIES, body, "EntryID")
             return await self._read_back(resource, ident)
         if isinstance(record, m.CreditNote):
+            await self.check_credit_allocations(record)
             reference = None
             if record.allocations:
                 numbers = await self._numbers_of(SALES, [record.allocations[0].document_id])
@@ -474,7 +496,7 @@ class ExactOnlineConnector(Connector):
                                      "PurchaseOrderID")
             return await self._read_back(resource, ident)
         if isinstance(record, m.Customer | m.Supplier):
-            ident = await self._post("crm/Accounts", wr.account(record, isinstance(record, m.Customer)), "ID")
+            ident = await self._post("crm/Accounts", wr.account(record, isinstance(record, m.Customer), key), "ID")
             return await self._read_back(resource, ident)
         return await super().create_record(resource, record, idempotency_key=key, progress=progress)
 
@@ -526,7 +548,12 @@ class ExactOnlineConnector(Connector):
             if not rows:
                 return None
             return (await self._fetch_by_ids(resource, [rows[0]["EntryID"]])).get(rows[0]["EntryID"])
-        # Expenses resume through their recorded steps; contacts carry no field for the key.
+        if resource in (R.CUSTOMERS, R.SUPPLIERS):
+            rows = await self._all("crm/Accounts", f"Remarks eq {key}", select="ID")
+            if not rows:
+                return None
+            return (await self._fetch_by_ids(resource, [rows[0]["ID"]])).get(rows[0]["ID"])
+        # Expenses resume through their recorded steps.
         return None
 
     # -- helpers: resources ----------------------------------------------------------------------
@@ -635,10 +662,9 @@ class ExactOnlineConnector(Connector):
                        ) -> list[Record]:
         specs = self._specs(resource)
         if resource == R.LEDGER_ACCOUNTS:
-            journals, division = await asyncio.gather(self._journals(), self._division())
-            bank_currency = {j.get("GLAccount"): j.get("Currency") for j in journals.values() if j.get("GLAccount")}
-            base = division.get("Currency")
-            return [cv.ledger_account(r, specs, self.gl_types, bank_currency.get(r.get("ID")) or base) for r in rows]
+            # A GL account does not say its currency: a bank journal's account has the journal's, any other
+            # the division's. Two more calls most queries never need: the currency is deferred.
+            return [cv.ledger_account(r, specs, self.gl_types, None, deferred=True) for r in rows]
         if resource in (R.CUSTOMERS, R.SUPPLIERS):
             kind = Customer if resource == R.CUSTOMERS else Supplier
             return [cv.contact(r, specs, kind) for r in rows]
@@ -700,27 +726,22 @@ class ExactOnlineConnector(Connector):
         if not rows:
             return []
         self._remember(PURCHASE, rows)
-        ids = [r["EntryID"] for r in rows]
-        if deferred and resource == R.BILLS:
-            # Only entries that could stand in for expenses (due date = entry date) need their open item now.
-            ids = [r["EntryID"] for r in rows if r.get("DueDate") and r.get("DueDate") == r.get("EntryDate")]
-        open_items = await self._open_amounts(PURCHASE, ids) if ids else {}
         specs = self._specs(resource)
         nav = EXPAND[R.BILLS]
         if resource == R.BILLS:
+            # The upstream filter already left the expense fallback out; the check stands for rows read otherwise.
+            rows = [r for r in rows if not cv.is_expense_entry(r)]
+            # Open amounts only when the caller cannot wait for them (`fetch_balances` reads them per batch).
+            open_items = {} if deferred else await self._open_amounts(PURCHASE, [r["EntryID"] for r in rows])
             bills: list[Record] = []
             for r in rows:
                 item = open_items.get(r["EntryID"])
-                if cv.is_expense_entry(r, bool(item and item.get("IsFullyPaid"))):
-                    continue
                 bill = cv.purchase_entry(r, specs, nav, cv.decimal(item.get("AmountFC")) if item else None,
                                          self.dims, self.number_field)
-                if deferred and item is None:
-                    bill.balance_deferred = True
+                bill.balance_deferred = deferred
                 bills.append(bill)
             return bills
-        expenses = [r for r in rows
-                    if cv.is_expense_entry(r, bool(open_items.get(r["EntryID"], {}).get("IsFullyPaid")))]
+        expenses = [r for r in rows if cv.is_expense_entry(r)]
         accounts = await self._settling_accounts([int(r["EntryNumber"]) for r in expenses])
         return [cv.expense(r, specs, nav, self.dims, self.number_field, accounts.get(int(r["EntryNumber"])))
                 for r in expenses]
@@ -729,14 +750,13 @@ class ExactOnlineConnector(Connector):
         """The bank ledger account that settled each purchase entry (by entry number)."""
         if not numbers:
             return {}
-        _, payable = await self._control_accounts()
-        lines = await self._where_in(BANK_ENTRY_LINES, "OurRef", numbers, q.literal,
-                                     select="EntryID,OurRef,GLAccount")
+        # The lines, the control accounts and the journals do not depend on each other: one round.
+        lines, (_, payable), journals = await asyncio.gather(
+            self._where_in(BANK_ENTRY_LINES, "OurRef", numbers, q.literal, select="EntryID,OurRef,GLAccount"),
+            self._control_accounts(), self._journals())
         lines = [line for line in lines if line.get("GLAccount") in payable]
-        entries, journals = await asyncio.gather(
-            self._where_in(BANK_ENTRIES, "EntryID", [line["EntryID"] for line in lines], q.guid,
-                           select="EntryID,JournalCode"),
-            self._journals())
+        entries = await self._where_in(BANK_ENTRIES, "EntryID", [line["EntryID"] for line in lines], q.guid,
+                                       select="EntryID,JournalCode")
         journal_of = {e["EntryID"]: str(e.get("JournalCode") or "").strip() for e in entries}
         result: dict[int, str] = {}
         for line in lines:
@@ -748,7 +768,7 @@ class ExactOnlineConnector(Connector):
     async def _bank_entries(self, resource: Resource, rows: list[dict[str, Any]]) -> list[Record]:
         if not rows:
             return []
-        (receivable, payable), journals = await asyncio.gather(self._control_accounts(), self._journals())
+        receivable, payable = await self._control_accounts()
         receipts = resource == R.PAYMENTS
         control = receivable if receipts else payable
         kind = SALES if receipts else PURCHASE
@@ -762,9 +782,22 @@ class ExactOnlineConnector(Connector):
         for r in picked:
             if not receipts and self._settles_expense(r):
                 continue
-            journal = journals.get(str(r.get("JournalCode") or "").strip()) or {}
-            result.append(cv.bank_entry(r, specs, receipts, ids, journal.get("GLAccount")))
+            # The bank account is the entry's journal's GL account: the journals are read only when asked for.
+            result.append(cv.bank_entry(r, specs, receipts, ids, None, deferred=True))
         return result
+
+    async def resolve_deferred(self, resource: Resource, name: str, records: Sequence[Record]) -> dict[str, Any]:
+        """A ledger account's currency and a payment's bank account: both from the journals (a bank
+        journal names its GL account and currency), the currency otherwise the division's."""
+        if resource == R.LEDGER_ACCOUNTS and name == "currency":
+            journals, division = await asyncio.gather(self._journals(), self._division())
+            bank_currency = {j.get("GLAccount"): j.get("Currency") for j in journals.values() if j.get("GLAccount")}
+            return {r.id: bank_currency.get(r.id) or division.get("Currency") for r in records}
+        if resource in (R.PAYMENTS, R.BILL_PAYMENTS) and name == "account_id":
+            journals = await self._journals()
+            return {r.id: (journals.get(str((r.raw or {}).get("JournalCode") or "").strip()) or {}).get("GLAccount")
+                    for r in records}
+        return await super().resolve_deferred(resource, name, records)
 
     def _settles_expense(self, entry: dict[str, Any]) -> bool:
         """A bank entry that pays purchase entries with due date = entry date in full, at once: the

@@ -152,15 +152,17 @@ def tracking_option(record: dict[str, Any], specs: Specs, prefix: str, parent: s
 
 # --- reference data --------------------------------------------------------------------------------
 
-def ledger_account(record: dict[str, Any], specs: Specs, gl_types: dict[str, list[str]], currency: str | None
-                   ) -> LedgerAccount:
+def ledger_account(record: dict[str, Any], specs: Specs, gl_types: dict[str, list[str]], currency: str | None,
+                   *, deferred: bool = False) -> LedgerAccount:
+    """`deferred`: the currency is not known yet (the connector resolves it when it is selected)."""
     values = extract(record, specs)
     kind, sub_type = (gl_types.get(str(record.get("Type"))) or ["OTHER", ""])[:2]
     return LedgerAccount(
         id=values["id"], nominal_code=values["nominal_code"], name=values["name"] or "",
         type=AccountType(kind or "OTHER"), sub_type=sub_type or record.get("TypeDescription"),
         status=RecordStatus.ARCHIVED if values.get("blocked") else RecordStatus.ACTIVE,
-        currency=currency, updated_at=values.get("updated_at"), raw=record_raw(record))
+        currency=currency, updated_at=values.get("updated_at"), raw=record_raw(record),
+        deferred=frozenset({"currency"}) if deferred else frozenset())
 
 
 def contact(record: dict[str, Any], specs: Specs, kind: type[Customer] | type[Supplier]) -> Customer | Supplier:
@@ -295,16 +297,18 @@ def expense(record: dict[str, Any], specs: Specs, lines_nav: str, dims: Dimensio
                    source=Source.BILL_FALLBACK, updated_at=values.get("updated_at"), raw=record_raw(record))
 
 
-def is_expense_entry(record: dict[str, Any], fully_paid: bool | None) -> bool:
-    """A purchase entry standing in for an expense: due date = entry date, and settled at once."""
-    return bool(record.get("DueDate") and record.get("DueDate") == record.get("EntryDate") and fully_paid)
+def is_expense_entry(record: dict[str, Any]) -> bool:
+    """A purchase entry standing in for an expense: due date = entry date (what `odata.EXPENSE_DATES` asks
+    Exact for; a bill is due later)."""
+    return bool(record.get("DueDate") and record.get("DueDate") == record.get("EntryDate"))
 
 
 def bank_entry(record: dict[str, Any], specs: Specs, receipt: bool, entry_ids: dict[int, str],
-               account_id: str | None) -> Payment | BillPayment:
+               account_id: str | None, *, deferred: bool = False) -> Payment | BillPayment:
     """A bank entry as one payment. Lines are postings on the receivables/payables control account:
     a receipt credits receivables (negative), a payment to a supplier debits payables (positive).
-    `entry_ids` maps the lines' OurRef (entry numbers) to the documents' EntryID."""
+    `entry_ids` maps the lines' OurRef (entry numbers) to the documents' EntryID. `deferred`: the bank
+    account is not known yet (it is the entry's journal's: resolved when selected)."""
     values = extract(record, specs)
     sign = -1 if receipt else 1
     lines = nav_rows(record, "BankEntryLines")
@@ -322,7 +326,8 @@ def bank_entry(record: dict[str, Any], specs: Specs, receipt: bool, entry_ids: d
         id=values["id"], reference=first.get("Description"), account_id=account_id,
         payment_date=ms_date(first.get("Date")) or ms_date(record.get("Created")), total_amount=total,
         currency=values["currency"], allocations=[Allocation(document_id=d, amount=a) for d, a in allocations.items()],
-        updated_at=values.get("updated_at"), raw=record_raw(record))
+        updated_at=values.get("updated_at"), raw=record_raw(record),
+        deferred=frozenset({"account_id"}) if deferred else frozenset())
     if receipt:
         return Payment(customer_id=first.get("Account"), **common)
     return BillPayment(supplier_id=first.get("Account"), **common)

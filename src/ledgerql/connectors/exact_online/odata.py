@@ -7,6 +7,11 @@ from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
+# Purchase entries standing in for expenses are due on their entry date; bills are due later. OData v2 compares
+# two properties of one entity like a property and a literal (MS-ODATA commonExpression on both sides).
+EXPENSE_DATES = "DueDate eq EntryDate"
+BILL_DATES = "DueDate ne EntryDate"
+
 
 def guid(value: str) -> str:
     return f"guid'{value}'"

@@ -29,11 +29,12 @@ from typing import Any
 
 import httpx
 
-from ledgerql.connectors.base import ConnectionConfig, Connector, ListFilter, Page, WriteProgress
-from ledgerql.connectors.http import Tokens, decimal_json
+from ledgerql.connectors.base import ConnectionConfig, ListFilter, Page
+from ledgerql.connectors.http import Tokens, decimal_json, oauth_error
 from ledgerql.connectors.xero.convert import Converter, Resolver, ms_date, needs_lookup
+from ledgerql.connectors.xero.writes import XeroWrites
 from ledgerql.model import entities as m
-from ledgerql.model.enums import DocumentStatus, Operation, PostingType, Provider, Resource, Source
+from ledgerql.model.enums import DocumentStatus, Operation, Provider, Resource, Source
 from ledgerql.model.errors import ErrorCode, LedgerQLError
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -60,8 +61,6 @@ _WHOLE: dict[str, tuple[str, Resource]] = {
     "/TrackingCategories": ("TrackingCategories", Resource.TRACKING_CATEGORIES),
     "/Organisation": ("Organisations", Resource.COMPANY_INFO),
 }
-# Fields of a create response's element that a read does not carry.
-_WRITE_ONLY = frozenset({"StatusAttributeString", "ValidationErrors", "Warnings"})
 # How long what a document says about its payments is trusted to skip a lookup (seconds).
 _LINK_TTL = 60.0
 
@@ -82,7 +81,7 @@ def _since_header(since: datetime | None) -> dict[str, str]:
     return {"If-Modified-Since": moment.astimezone(UTC).isoformat(timespec="milliseconds")}
 
 
-class XeroConnector(Connector):
+class XeroConnector(XeroWrites):
     provider = Provider.XERO
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -94,6 +93,8 @@ class XeroConnector(Connector):
         self._option_category: dict[str, str] = {}
         # document id → (expires, payment dates, has overpayments, has credit notes), from documents read
         self._links: dict[str, tuple[float, list[date], bool, bool]] = {}
+        # document id → the OverpaymentIDs it names (read with `_links`, trusted only while its link is)
+        self._overpaid_by: dict[str, list[str]] = {}
         quirks = self.mapping.quirks
         self.max_where = int(quirks.get("max_where_length", 1800))
         self.journal_id = str(quirks.get("derived_journal_id", "journal:manual"))
@@ -125,7 +126,7 @@ class XeroConnector(Connector):
             reason = cls.error_message(response) or str(response.status_code)
             raise LedgerQLError(ErrorCode.UPSTREAM_AUTH_EXPIRED,
                                 f"Xero refused to refresh the connection's tokens ({reason}); reconnect it",
-                                connectionId=config.id)
+                                connectionId=config.id, oauthError=oauth_error(response))
         if not response.is_success:
             raise LedgerQLError(ErrorCode.UPSTREAM_UNAVAILABLE,
                                 f"Xero's token endpoint failed ({response.status_code})", connectionId=config.id)
@@ -241,12 +242,15 @@ class XeroConnector(Connector):
                 dates = [d for d in (ms_date(p.get("Date")) for p in doc.get("Payments") or []) if d]
                 self._links[str(doc_id)] = (expires, dates, bool(doc.get("Overpayments")),
                                             bool(doc.get("CreditNotes")))
+                self._overpaid_by[str(doc_id)] = [str(o["OverpaymentID"]) for o in doc.get("Overpayments") or []
+                                                  if isinstance(o, dict) and o.get("OverpaymentID")]
             if self._base_currency is None and doc.get("CurrencyCode") and \
                     str(doc.get("CurrencyRate")) in ("1", "1.0", "1.000000", "1.0000000000"):
                 self._base_currency = str(doc["CurrencyCode"])
         if len(self._links) > 20_000:
             now = time.monotonic()
             self._links = {k: v for k, v in self._links.items() if v[0] > now}
+            self._overpaid_by = {k: v for k, v in self._overpaid_by.items() if k in self._links}
 
     # -- filters ---------------------------------------------------------------------------------
     def _where(self, resource: Resource, filter: ListFilter) -> str | None:
@@ -364,8 +368,9 @@ class XeroConnector(Connector):
                 accounts = await self._whole("/Accounts")
             if resource == Resource.BANK_ACCOUNTS:
                 return [self.convert.bank_account(a) for a in accounts if a.get("Type") == "BANK"]
-            currency = await self.base_currency() if any(not a.get("CurrencyCode") for a in accounts) else None
-            return [self.convert.ledger_account(a, currency) for a in accounts]
+            # An account without a CurrencyCode is in the base currency; until this connector has learnt it
+            # (from documents, or the Organisation), that currency is deferred: read only when selected.
+            return [self.convert.ledger_account(a, self._base_currency) for a in accounts]
         if resource == Resource.TAX_RATES:
             return [self.convert.tax_rate(r) for r in await self._whole("/TaxRates")
                     if r.get("Status") != "DELETED"]
@@ -398,6 +403,12 @@ class XeroConnector(Connector):
             clauses.append(f'Contact.ContactID==Guid("{party}")' if overpayment
                            else f'Invoice.Contact.ContactID==Guid("{party}")')
         return " AND ".join(clauses)
+
+    async def resolve_deferred(self, resource: Resource, name: str, records: Sequence[m.Record]) -> dict[str, Any]:
+        if resource == Resource.LEDGER_ACCOUNTS and name == "currency":
+            base = await self.base_currency()
+            return {r.id: getattr(r, "currency", None) or base or None for r in records}
+        return await super().resolve_deferred(resource, name, records)
 
     async def _payment_page(self, resource: Resource, filter: ListFilter, state: dict[str, Any] | None,
                             limit: int) -> Page:
@@ -469,23 +480,29 @@ class XeroConnector(Connector):
     async def _payments_of(self, resource: Resource, ids: set[str]) -> list[m.Record]:
         """Payments and overpayments allocated to these documents: the Payments endpoint listed once
         (bounded by the payment dates the documents carry, when they were just read) and the
-        Overpayments endpoint only when a document has one."""
+        Overpayments endpoint only when a document has one, asked for the overpayments the documents name."""
         known = self._known_links(ids)
         payment_type, over_type = _PAYMENT_TYPES[resource]
         want_payments = want_over = True
         payment_where = f'PaymentType=="{payment_type}" AND Status!="DELETED"'
+        over_where = f'Type=="{over_type}" AND Status!="VOIDED" AND Status!="DELETED"'
+        named: list[str] = []
         if known is not None:
             dates = [d for link in known.values() for d in link[1]]
             want_payments = bool(dates)
             want_over = any(link[2] for link in known.values())
             if dates:
                 payment_where += f" AND Date>={_datetime_literal(min(dates))} AND Date<={_datetime_literal(max(dates))}"
+            named = list(dict.fromkeys(o for i in known for o in self._overpaid_by.get(i, []) if _guid(o)))
         jobs: list[Awaitable[list[dict[str, Any]]]] = []
         if want_payments:
             jobs.append(self._list_all_raw("/Payments", "Payments", payment_where))
-        if want_over:
-            jobs.append(self._list_all_raw("/Overpayments", "Overpayments",
-                                           f'Type=="{over_type}" AND Status!="VOIDED" AND Status!="DELETED"'))
+        if want_over and named:
+            # One call for the few named (split only past Xero's URL limit), not every overpayment ever made.
+            jobs.append(self._where_lookup("/Overpayments", "Overpayments",
+                                           [f'OverpaymentID==Guid("{o}")' for o in named], f" AND {over_where}"))
+        elif want_over:
+            jobs.append(self._list_all_raw("/Overpayments", "Overpayments", over_where))
         results = await asyncio.gather(*jobs)
         payments = results[0] if want_payments else []
         overpayments = results[-1] if want_over else []
@@ -577,7 +594,8 @@ class XeroConnector(Connector):
             return []
         payment_type, over_type = _PAYMENT_TYPES[resource]
         payments = await self._where_lookup("/Payments", "Payments", [f'PaymentID==Guid("{g}")' for g in guids])
-        payments = [p for p in payments if p.get("PaymentType") == payment_type and not p.get("BatchPaymentID")]
+        payments = [p for p in payments if p.get("PaymentType") == payment_type and not p.get("BatchPaymentID")
+                    and p.get("Status") != "DELETED"]  # a deleted payment is gone (deletePayment)
         found = {str(p["PaymentID"]).lower() for p in payments}
         missing = [g for g in guids if g.lower() not in found]
         batches: list[dict[str, Any]] = []
@@ -610,219 +628,6 @@ class XeroConnector(Connector):
         if page.total is None:
             return await super().count(resource, filter)
         return page.total
-
-    # -- writes ----------------------------------------------------------------------------------
-    async def create_record(self, resource: Resource, record: m.Record, *, idempotency_key: str | None,
-                            progress: WriteProgress) -> m.Record:
-        """Xero creates: PUT on the collection with Xero's `Idempotency-Key` (so a retried call after a
-        lost answer replays the first response instead of writing again), then read back by id."""
-        if resource in (Resource.CUSTOMERS, Resource.SUPPLIERS):
-            assert isinstance(record, m.Contact)
-            new_id = await self._put("/Contacts", "Contacts", "ContactID", self._contact_body(resource, record),
-                                     idempotency_key)
-        elif resource in (Resource.INVOICES, Resource.BILLS):
-            assert isinstance(record, m.Invoice | m.Bill)
-            new_id = await self._put("/Invoices", "Invoices", "InvoiceID",
-                                     await self._invoice_body(resource, record), idempotency_key)
-        elif resource == Resource.CREDIT_NOTES:
-            assert isinstance(record, m.CreditNote)
-            new_id = await self._create_credit_note(record, idempotency_key, progress)
-        elif resource == Resource.PURCHASE_ORDERS:
-            assert isinstance(record, m.PurchaseOrder)
-            new_id = await self._put("/PurchaseOrders", "PurchaseOrders", "PurchaseOrderID",
-                                     await self._purchase_order_body(record), idempotency_key)
-        elif resource == Resource.EXPENSES:
-            assert isinstance(record, m.Expense)
-            new_id = await self._put("/BankTransactions", "BankTransactions", "BankTransactionID",
-                                     await self._expense_body(record), idempotency_key)
-        elif resource == Resource.JOURNAL_ENTRIES:
-            assert isinstance(record, m.JournalEntry)
-            new_id = await self._put("/ManualJournals", "ManualJournals", "ManualJournalID",
-                                     await self._journal_body(record), idempotency_key)
-        elif resource in _PAYMENT_TYPES:
-            assert isinstance(record, m.Payment | m.BillPayment)
-            new_id = await self._create_payment(record, idempotency_key)
-        else:
-            return await super().create_record(resource, record, idempotency_key=idempotency_key, progress=progress)
-        created = self._created.pop(new_id, None)
-        if created is not None and resource in _PAGED and resource != Resource.CREDIT_NOTES:
-            # The create response is the record as Xero now holds it (the same shape as a read).
-            converted = await self._convert(resource, [created])
-            if converted and converted[0].id == new_id:
-                return converted[0]
-        found = await self.fetch_by_ids(resource, [new_id])
-        if len(self._created) > 100:  # elements of creates that never got here (failed midway)
-            self._created.clear()
-        if new_id not in found:
-            raise LedgerQLError(ErrorCode.UPSTREAM_UNAVAILABLE, f"Xero created {resource.value} {new_id} but does "
-                                "not return it yet", provider="XERO", id=new_id)
-        if resource in (Resource.INVOICES, Resource.BILLS) or resource in _PAYMENT_TYPES:
-            self._links.clear()  # what documents said about their payments is stale now
-        return found[new_id]
-
-    async def _send(self, path: str, collection: str, body: dict[str, Any],
-                    idempotency_key: str | None) -> list[dict[str, Any]]:
-        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-        response = await self.http.request("PUT", path, json_body=body, headers=headers,
-                                           retry=bool(idempotency_key))
-        answer = decimal_json(response)
-        items = answer.get(collection) if isinstance(answer, dict) else None
-        if not isinstance(items, list) or not items or not isinstance(items[0], dict):
-            raise LedgerQLError(ErrorCode.UPSTREAM_UNAVAILABLE, f"Xero answered a create on {path} without "
-                                f"{collection}", provider="XERO")
-        return items
-
-    async def _put(self, path: str, collection: str, id_field: str, item: dict[str, Any],
-                   idempotency_key: str | None) -> str:
-        items = await self._send(path, collection, {collection: [item]}, idempotency_key)
-        new_id = str(items[0][id_field])
-        self._created[new_id] = {k: v for k, v in items[0].items() if k not in _WRITE_ONLY}
-        return new_id
-
-    @staticmethod
-    def _contact_body(resource: Resource, record: m.Contact) -> dict[str, Any]:
-        body: dict[str, Any] = {"Name": record.display_name}
-        if record.email:
-            body["EmailAddress"] = record.email
-        if record.currency:
-            body["DefaultCurrency"] = record.currency
-        # Xero derives these from transactions; sent so that a new contact lists at once where asked.
-        body["IsCustomer" if resource == Resource.CUSTOMERS else "IsSupplier"] = True
-        return body
-
-    async def _tracking_refs(self, option_ids: Sequence[str]) -> dict[str, dict[str, str]]:
-        """Tracking option id → Xero's line tracking entry (category id + option id)."""
-        wanted = list(dict.fromkeys(option_ids))
-        unknown = [o for o in wanted if o not in self._option_category]
-        if unknown:
-            for option_id, option in (await self.get_many(Resource.TRACKING_CATEGORIES, unknown)).items():
-                if isinstance(option, m.TrackingCategory) and option.parent_id:
-                    self._option_category[option_id] = option.parent_id
-        return {o: {"TrackingCategoryID": self._option_category[o], "TrackingOptionID": o}
-                for o in wanted if o in self._option_category}
-
-    async def _line_items(self, lines: Sequence[m.LineItem]) -> list[dict[str, Any]]:
-        tracking = await self._tracking_refs([t for line in lines for t in line.tracking_category_ids])
-        result = []
-        for line in lines:
-            item: dict[str, Any] = {"Description": line.description or "", "LineAmount": line.total_amount}
-            if line.quantity is not None:
-                item["Quantity"] = line.quantity
-            if line.unit_price is not None:
-                item["UnitAmount"] = line.unit_price
-            if line.account_id:
-                item["AccountID"] = line.account_id
-            item["TaxType"] = line.tax_rate_id or "NONE"
-            if line.tax_amount is not None:
-                item["TaxAmount"] = line.tax_amount
-            entries = [tracking[t] for t in line.tracking_category_ids if t in tracking]
-            if entries:
-                item["Tracking"] = entries
-            result.append(item)
-        return result
-
-    def _currency_fields(self, currency: str, exchange_rate: Decimal | None) -> dict[str, Any]:
-        fields: dict[str, Any] = {"CurrencyCode": currency}
-        if exchange_rate:  # unified: base per one document unit; Xero: document units per one base
-            fields["CurrencyRate"] = (Decimal(1) / exchange_rate).quantize(Decimal("0.000001"))
-        return fields
-
-    async def _invoice_body(self, resource: Resource, record: m.Invoice | m.Bill) -> dict[str, Any]:
-        party = record.customer_id if isinstance(record, m.Invoice) else record.supplier_id
-        issued = record.invoice_date if isinstance(record, m.Invoice) else record.bill_date
-        body: dict[str, Any] = {"Type": _DOCUMENT_TYPES[resource], "Contact": {"ContactID": party},
-                                "Date": issued.isoformat(), "Status": "AUTHORISED", "LineAmountTypes": "Exclusive",
-                                "LineItems": await self._line_items(record.line_items),
-                                **self._currency_fields(record.currency, record.exchange_rate)}
-        if record.due_date:
-            body["DueDate"] = record.due_date.isoformat()
-        if record.number:
-            body["InvoiceNumber"] = record.number
-        return body
-
-    async def _create_credit_note(self, record: m.CreditNote, idempotency_key: str | None,
-                                  progress: WriteProgress) -> str:
-        """Two steps: the credit note, then its allocations (`PUT CreditNotes/{id}/Allocations`). The
-        credit note's id is recorded between them, so a retry allocates instead of creating another."""
-        note_id = progress.get("credit_note_id")
-        if not note_id:
-            body: dict[str, Any] = {"Type": "ACCRECCREDIT", "Contact": {"ContactID": record.customer_id},
-                                    "Date": record.issue_date.isoformat(), "Status": "AUTHORISED",
-                                    "LineAmountTypes": "Exclusive",
-                                    "LineItems": await self._line_items(record.line_items),
-                                    **self._currency_fields(record.currency, record.exchange_rate)}
-            if record.number:
-                body["CreditNoteNumber"] = record.number
-            note_id = await self._put("/CreditNotes", "CreditNotes", "CreditNoteID", body, idempotency_key)
-            await progress.mark("credit_note_id", note_id)
-        if record.allocations and not progress.get("allocated"):
-            allocations = [{"Invoice": {"InvoiceID": a.document_id}, "Amount": a.amount,
-                            "Date": record.issue_date.isoformat()} for a in record.allocations]
-            await self._send(f"/CreditNotes/{note_id}/Allocations", "Allocations", {"Allocations": allocations},
-                             f"{idempotency_key}:allocations" if idempotency_key else None)
-            await progress.mark("allocated", True)
-        return str(note_id)
-
-    async def _purchase_order_body(self, record: m.PurchaseOrder) -> dict[str, Any]:
-        body: dict[str, Any] = {"Contact": {"ContactID": record.supplier_id}, "Date": record.order_date.isoformat(),
-                                "Status": "AUTHORISED", "LineAmountTypes": "Exclusive",
-                                "LineItems": await self._line_items(record.line_items),
-                                "CurrencyCode": record.currency}
-        if record.delivery_date:
-            body["DeliveryDate"] = record.delivery_date.isoformat()
-        if record.number:
-            body["PurchaseOrderNumber"] = record.number
-        return body
-
-    async def _expense_body(self, record: m.Expense) -> dict[str, Any]:
-        body: dict[str, Any] = {"Type": "SPEND", "BankAccount": {"AccountID": record.account_id},
-                                "Date": record.transaction_date.isoformat(), "Status": "AUTHORISED",
-                                "LineAmountTypes": "Exclusive", "CurrencyCode": record.currency,
-                                "LineItems": await self._line_items(record.line_items)}
-        if record.supplier_id:
-            body["Contact"] = {"ContactID": record.supplier_id}
-        if record.number:
-            body["Reference"] = record.number
-        return body
-
-    async def _journal_body(self, record: m.JournalEntry) -> dict[str, Any]:
-        tracking = await self._tracking_refs([t for line in record.line_items for t in line.tracking_category_ids])
-        lines = []
-        for line in record.line_items:
-            signed = line.amount if line.type == PostingType.DEBIT else -line.amount
-            item: dict[str, Any] = {"LineAmount": signed, "AccountID": line.account_id,
-                                    "Description": line.description or ""}
-            entries = [tracking[t] for t in line.tracking_category_ids if t in tracking]
-            if entries:
-                item["Tracking"] = entries
-            lines.append(item)
-        # Narration is required by Xero.
-        return {"Narration": record.description or record.number or "Journal entry",
-                "Date": record.posting_date.isoformat(), "Status": "POSTED", "LineAmountTypes": "NoTax",
-                "JournalLines": lines}
-
-    async def _create_payment(self, record: m.Payment | m.BillPayment, idempotency_key: str | None) -> str:
-        """One document: a Payment. Several: a BatchPayment (one bank line, one Payment per document).
-        Xero pays documents only: money beyond the allocations would be an Overpayment (a
-        RECEIVE/SPEND-OVERPAYMENT bank transaction), which this connector does not create."""
-        allocated = sum((a.amount for a in record.allocations), Decimal(0))
-        if not record.allocations or allocated != record.total_amount:
-            raise LedgerQLError(ErrorCode.BAD_USER_INPUT,
-                                f"On Xero a payment must be allocated in full to invoices or bills "
-                                f"(allocations total {allocated}, payment {record.total_amount})",
-                                inputPath=["input", "allocations"])
-        account = {"AccountID": record.account_id}
-        when = record.payment_date.isoformat()
-        if len(record.allocations) == 1:
-            body: dict[str, Any] = {"Invoice": {"InvoiceID": record.allocations[0].document_id}, "Account": account,
-                                    "Date": when, "Amount": record.allocations[0].amount}
-            if record.reference:
-                body["Reference"] = record.reference
-            return await self._put("/Payments", "Payments", "PaymentID", body, idempotency_key)
-        batch: dict[str, Any] = {"Account": account, "Date": when, "Reference": record.reference or "",
-                                 "Payments": [{"Invoice": {"InvoiceID": a.document_id}, "Amount": a.amount}
-                                              for a in record.allocations]}
-        return await self._put("/BatchPayments", "BatchPayments", "BatchPaymentID", batch, idempotency_key)
 
 
 def _complete(children: list[dict[str, Any]]) -> bool:

@@ -582,8 +582,9 @@ class Ledger:
 
     # -- classification used by summary() and documented for connectors ----------------------------
     def is_expense_entry(self, entry: dict[str, Any]) -> bool:
-        """A purchase entry that stands in for an expense: due date = entry date, settled at once."""
-        return bool(entry["DueDate"] == entry["EntryDate"] and self.open_item[entry["EntryID"]]["IsFullyPaid"])
+        """A purchase entry that stands in for an expense: due date = entry date (the books' expenses are
+        also settled at once, by a bank entry of the paying account)."""
+        return bool(entry["DueDate"] == entry["EntryDate"])
 
     def summary(self) -> dict[str, dict[str, Any]]:
         def add(bucket: dict[str, Decimal], currency: str, amount: Decimal) -> None:
