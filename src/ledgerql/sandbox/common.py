@@ -196,6 +196,8 @@ class Faults:
     timeout: float = 0  # share of requests that hang for `timeoutMs` (writes still happen first)
     timeoutMs: float = 30_000
     expireToken: float = 0  # share of requests answered 401 as if the token expired early
+    # Seconds an injected 429 asks the client to wait (Retry-After, or the quota reset it names).
+    retryAfter: int = 60
     seed: int | None = None
 
     @classmethod
@@ -273,6 +275,7 @@ class RateLimiter:
         self.clock = clock
         self._windows: dict[str, _Window] = {}
         self.rejected = 0
+        self.rejected_by: Counter[str] = Counter()  # problem → 429s this limiter answered
 
     def acquire(self, tenant: str) -> RateDecision:
         limits = self.limits
@@ -305,6 +308,7 @@ class RateLimiter:
             problem, retry_after = "day", max(1, int(w.day_started + 86400 - now))
         if problem:
             self.rejected += 1
+            self.rejected_by[problem] += 1
             decision.allowed, decision.problem, decision.retry_after = False, problem, retry_after
             decision.minute_remaining = 0 if problem == "minute" else decision.minute_remaining
             decision.day_remaining = 0 if problem == "day" else decision.day_remaining
@@ -406,6 +410,9 @@ class Emulator:
         self.faults = FaultInjector(faults or Faults())
         self.limiter = RateLimiter(limits or self.default_limits, self.clock)
         self.counter = RequestCounter()
+        # Faults injected, by kind ("429", "5xx", "timeout", "401"): kept apart from the rate
+        # limiter's own 429s, so a test can tell a throttle it caused from one it was dealt.
+        self.injected: Counter[str] = Counter()
         self.replay = ReplayCache()
         self.load()
 
@@ -473,10 +480,13 @@ class Emulator:
         data = self.counter.snapshot()
         data["refreshes"] = self.oauth.refresh_count
         data["rateLimited"] = self.limiter.rejected
+        data["rateLimitedBy"] = dict(self.limiter.rejected_by)
+        data["injected"] = dict(self.injected)
         return JSONResponse(data)
 
     async def _stats_reset(self, request: Request) -> Response:
         self.counter.reset()
+        self.injected.clear()
         return JSONResponse({"ok": True})
 
     async def _faults(self, request: Request) -> Response:
@@ -530,6 +540,7 @@ class _Pipeline:
         if delay:
             await asyncio.sleep(delay)
         if injector.roll(injector.faults.error5xx):
+            emu.injected["5xx"] += 1
             await emu.error_5xx(request)(scope, receive, send)
             return
         public = any(relative.startswith(p) for p in emu.public_paths)
@@ -539,6 +550,8 @@ class _Pipeline:
             token = header[7:] if header.lower().startswith("bearer ") else ""
             grant = emu.oauth.authenticate(token)
             if grant is None or injector.roll(injector.faults.expireToken):
+                if grant is not None:
+                    emu.injected["401"] += 1
                 await emu.error_401(request, "Token expired or invalid")(scope, receive, send)
                 return
             tenant = emu.tenant_of(request)
@@ -548,7 +561,10 @@ class _Pipeline:
                 return
             tenant = grant.tenant
         if injector.roll(injector.faults.error429):
-            await emu.error_429(request, RateDecision(False, "minute", 60))(scope, receive, send)
+            emu.injected["429"] += 1
+            wait = injector.faults.retryAfter
+            await emu.error_429(request, RateDecision(False, "minute", wait, minute_reset=emu.clock.now() + wait))(
+                scope, receive, send)
             return
         decision = emu.limiter.acquire(tenant or "-")
         if not decision.allowed:
@@ -556,6 +572,8 @@ class _Pipeline:
             return
         extra = emu.rate_headers(decision) if tenant else {}
         hang = injector.roll(injector.faults.timeout)
+        if hang:
+            emu.injected["timeout"] += 1
 
         async def send_with_headers(message: Any) -> None:
             if message["type"] == "http.response.start" and extra:
