@@ -6,6 +6,8 @@ failures are mapped to them by the connector that saw them.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any
 
@@ -59,3 +61,29 @@ def unsupported(provider: str, resource: str, operation: str) -> LedgerQLError:
         resource=resource,
         operation=operation,
     )
+
+
+# Credentials as they appear in echoed requests: auth headers, and OAuth / key fields in forms, JSON or URLs.
+_CREDENTIALS = (
+    re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+", re.I),
+    re.compile(r"\b(access_token|refresh_token|id_token|client_secret|api_key|apikey|password)"
+               r"(\\?[\"']?\s*[=:]\s*\\?[\"']?)[^\s&\"',;}]+", re.I),
+)
+REDACTED = "[redacted]"
+
+
+def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """`text` without the given secrets nor anything shaped like a credential: provider messages are
+    shown to clients and some providers echo the request (its Authorization header, its form body)."""
+    for secret in sorted({s for s in secrets if s and len(s) >= 6}, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    text = _CREDENTIALS[0].sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    return _CREDENTIALS[1].sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+
+
+def redacted(error: LedgerQLError, secrets: Iterable[str | None] = ()) -> LedgerQLError:
+    """The same error, its message and string extensions passed through `redact`."""
+    listed = list(secrets)
+    copy = LedgerQLError(error.code, redact(error.message, listed))
+    copy.extensions = {k: redact(v, listed) if isinstance(v, str) else v for k, v in error.extensions.items()}
+    return copy
