@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import Message
 from strawberry.asgi import GraphQL
 
 from ledgerql.connectors.base import cache_bypass
@@ -25,6 +26,8 @@ from ledgerql.schema import build_schema
 logger = logging.getLogger("ledgerql.app")
 
 MAX_BODY_BYTES = 1_000_000
+# A partner's API user names the account it acts for in this header on each request.
+ACCOUNT_HEADER = "x-ledgerql-account"
 
 
 class Metrics:
@@ -105,9 +108,16 @@ def create_app(gateway: Gateway, *, demo_key: str | None = None, graphiql: bool 
             header = request.headers.get("authorization", "")
             key = header[7:].strip() if header.lower().startswith("bearer ") else None
             try:
-                request.state.principal = gateway.authenticate(key)
+                request.state.principal = await gateway.authenticate(key, request.headers.get(ACCOUNT_HEADER))
             except LedgerQLError as error:
-                return _tracked(JSONResponse(_error_body(error), status_code=401), tracking_id)
+                status = 401 if error.code == ErrorCode.UNAUTHENTICATED else 403
+                return _tracked(JSONResponse(_error_body(error), status_code=status), tracking_id)
+            # Content-Length may be absent (chunked) or lie: the body itself is read up to the bound.
+            body = await _bounded_body(request)
+            if body is None:
+                return _tracked(JSONResponse(_error_body(LedgerQLError(
+                    ErrorCode.BAD_USER_INPUT, f"The request body exceeds {MAX_BODY_BYTES} bytes")), 413), tracking_id)
+            request = _replaying(request, body)
         response = await view.run(request)
         return _tracked(response, tracking_id)
 
@@ -119,6 +129,7 @@ def create_app(gateway: Gateway, *, demo_key: str | None = None, graphiql: bool 
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await gateway.start()
         for hook in lifespan_hooks or []:
             await hook()
         yield
@@ -131,6 +142,24 @@ def create_app(gateway: Gateway, *, demo_key: str | None = None, graphiql: bool 
     ]
     routes += extra_routes or []
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+async def _bounded_body(request: Request) -> bytes | None:
+    """The request body, or None as soon as it grows past MAX_BODY_BYTES (the rest is never read)."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            return None
+    return bytes(body)
+
+
+def _replaying(request: Request, body: bytes) -> Request:
+    """The same request (scope and state), its already-read body served again to the GraphQL view."""
+    async def receive() -> Message:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return Request(request.scope, receive)
 
 
 def _tracked(response: Response, tracking_id: str) -> Response:

@@ -7,11 +7,13 @@ from typing import Any
 
 from ledgerql.connectors.base import Connector
 from ledgerql.connectors.http import UpstreamStats
-from ledgerql.gateway import Gateway, Principal
+from ledgerql.gateway import Gateway
 from ledgerql.loaders import Loaders
 from ledgerql.model.enums import Operation, Resource, Support
 from ledgerql.model.errors import ErrorCode, LedgerQLError
 from ledgerql.schema.pagination import CursorCodec
+from ledgerql.tenancy.permissions import Level
+from ledgerql.tenancy.principal import Principal
 
 
 @dataclass
@@ -25,7 +27,7 @@ class RequestContext:
     response: Any = None
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self.connector)
+        self.loaders = Loaders(self.reader)
 
     @property
     def cursors(self) -> CursorCodec:
@@ -38,6 +40,18 @@ class RequestContext:
         if connection_id not in self.principal.connection_ids or connection_id not in self.gateway.connections:
             raise LedgerQLError(ErrorCode.NOT_FOUND, f"No connection with id {connection_id!r}")
         return self.gateway.connector(connection_id)
+
+    def reader(self, connection_id: str, resource: Resource) -> Connector:
+        """The connector to read `resource` through, if this principal may read it there."""
+        connector = self.connector(connection_id)
+        self.principal.require_resource(resource, Level.READ)
+        return connector
+
+    def writer(self, connection_id: str, resource: Resource) -> Connector:
+        """The connector to write `resource` through, if this principal may write it there."""
+        connector = self.connector(connection_id)
+        self.principal.require_resource(resource, Level.WRITE)
+        return connector
 
     def note_fallback(self, connector: Connector, resource: Resource, operation: Operation) -> None:
         """A fallback is never silent: the answer's extensions say what stood in for what."""

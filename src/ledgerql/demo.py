@@ -15,9 +15,13 @@ from starlette.routing import Mount
 
 from ledgerql.connectors.base import ConnectionConfig
 from ledgerql.connectors.http import Tokens
-from ledgerql.gateway import Gateway, Principal
+from ledgerql.gateway import Gateway
 from ledgerql.model.enums import Provider
 from ledgerql.sandbox import PREFIXES, SandboxSet
+from ledgerql.store.database import Database, SQLiteDatabase
+from ledgerql.store.tenancy import ACCOUNT, Owner
+from ledgerql.tenancy.locks import LocalLocks, Locks
+from ledgerql.tenancy.permissions import EVERYTHING
 
 DEMO_KEY_ENV = "LEDGERQL_DEMO_API_KEY"
 TENANT_KEYS = {"QUICKBOOKS": "realmId", "XERO": "tenantId", "EXACT_ONLINE": "division", "NETSUITE": "accountId"}
@@ -69,15 +73,51 @@ def _for_tenant(url: str, described: dict[str, object], tenant_id: str) -> str:
     return url.replace(first.lower(), tenant_id.lower()) if first and first != tenant_id else url
 
 
+DEMO_PARTNER_ID = "demo-partner"
+DEMO_ACCOUNT_ID = "demo"
+DEMO_USER_ID = "demo-api-user"
+
+
 async def build_demo(sandboxes: SandboxSet, *, base_url: str, secret_key: bytes, api_key: str | None = None,
-                     in_process: bool = True, rate_limits: bool = True) -> Demo:
-    """A gateway whose demo account holds one connection per provider, talking to `sandboxes`
-    in-process (no sockets) when `in_process`, else over HTTP at `base_url`."""
+                     in_process: bool = True, rate_limits: bool = True, database: Database | None = None,
+                     locks: Locks | None = None) -> Demo:
+    """A gateway with a demo partner, its demo account holding one connection per provider (talking to
+    `sandboxes` in-process, no sockets, when `in_process`, else over HTTP at `base_url`), and the demo
+    account's API user, which may read, write and administer that account."""
     transport = httpx.ASGITransport(app=_mounted(sandboxes, base_url)) if in_process else None
-    gateway = Gateway(secret_key=secret_key, transport=transport, rate_limits=rate_limits)
-    for config, tokens in sandbox_connections(sandboxes, base_url):
-        await gateway.add_connection(config, tokens)
-    key = api_key or os.environ.get(DEMO_KEY_ENV) or f"lq_demo_{secrets.token_urlsafe(18)}"
-    gateway.add_api_key(key, Principal(user_id="demo-api-user", account_ids=frozenset({"demo"}),
-                                       connection_ids=frozenset(gateway.connections)))
+    gateway = Gateway(secret_key=secret_key, transport=transport, rate_limits=rate_limits,
+                      database=database or SQLiteDatabase(":memory:"), locks=locks or LocalLocks())
+    key = demo_key(api_key)
+    await setup_demo(gateway, sandboxes, base_url=base_url, api_key=key)
     return Demo(gateway=gateway, sandboxes=sandboxes, api_key=key)
+
+
+def demo_key(api_key: str | None = None) -> str:
+    return api_key or os.environ.get(DEMO_KEY_ENV) or f"lq_demo_{secrets.token_urlsafe(18)}"
+
+
+async def setup_demo(gateway: Gateway, sandboxes: SandboxSet, *, base_url: str, api_key: str,
+                     only_if_absent: bool = False) -> None:
+    """The demo partner, account, API user and connections, in the gateway's store. The connections are
+    registered again (the sandboxes just started with their start-up tokens) unless `only_if_absent` and
+    the demo account exists: a worker joining others must not reset tokens they may have refreshed."""
+    await gateway.start()
+    async with gateway.locks.hold("setup-demo"):  # several worker processes may start at once
+        if only_if_absent and await gateway.store.account(DEMO_ACCOUNT_ID) is not None:
+            await gateway.tenancy.add_key(DEMO_USER_ID, api_key)
+            return
+        await _demo_records(gateway, sandboxes, base_url, api_key)
+
+
+async def _demo_records(gateway: Gateway, sandboxes: SandboxSet, base_url: str, api_key: str) -> None:
+    tenancy = gateway.tenancy
+    if await gateway.store.account(DEMO_ACCOUNT_ID) is None:
+        await tenancy.create_partner("Demo partner", DEMO_PARTNER_ID)
+        await tenancy.create_account("Demo company", DEMO_PARTNER_ID, DEMO_ACCOUNT_ID)
+        admins = await tenancy.create_group(Owner(ACCOUNT, DEMO_ACCOUNT_ID), "admins", EVERYTHING)
+        await tenancy.create_api_user(Owner(ACCOUNT, DEMO_ACCOUNT_ID), "Demo API user", group_ids=[admins.id],
+                                      user_id=DEMO_USER_ID, key=api_key)
+    else:  # a durable store from an earlier run: the demo account exists; make sure this key works
+        await tenancy.add_key(DEMO_USER_ID, api_key)
+    for config, tokens in sandbox_connections(sandboxes, base_url):
+        await gateway.add_connection(config, tokens, account_id=DEMO_ACCOUNT_ID)

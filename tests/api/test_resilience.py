@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 from ledgerql.demo import sandbox_connections
-from ledgerql.gateway import Principal
 from ledgerql.sandbox.books import BookSizes
 from ledgerql.sandbox.common import Faults
 from tests.harness import GatewayHarness, connection_id
@@ -96,9 +95,7 @@ async def test_cache_serves_reference_data_per_connection_only() -> None:
         gateway = gw.demo.gateway
         for config, tokens in sandbox_connections(gw.sandboxes, "http://sandbox.test", tenant_index=1,
                                                   id_prefix="second"):
-            await gateway.add_connection(config, tokens)
-        gateway.add_api_key("test-key", Principal(user_id="tester", account_ids=frozenset({"demo"}),
-                                                  connection_ids=frozenset(gateway.connections)))
+            await gateway.add_connection(config, tokens, account_id="demo")
 
         first = await gw.execute(CUSTOMERS, {"c": "demo-xero"})
         assert first["extensions"]["upstreamCalls"] >= 1

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from ledgerql.store.database import PostgresDatabase, SQLiteDatabase
 from ledgerql.store.idempotency import (
     DONE,
+    DatabaseIdempotencyStore,
     IdempotencyStore,
-    PostgresIdempotencyStore,
-    SQLiteIdempotencyStore,
     WriteRecord,
 )
 
@@ -40,13 +40,13 @@ async def exercise(store: IdempotencyStore) -> None:
 
 async def test_sqlite_store_survives_a_restart(tmp_path: Path) -> None:
     path = tmp_path / "ledgerql.sqlite3"
-    store = SQLiteIdempotencyStore(path)
+    store = DatabaseIdempotencyStore(SQLiteDatabase(path), owns_db=True)
     await exercise(store)
     record = await store.begin(WriteRecord("conn-a", "persist", "create:bills", "h"))
     record.status, record.result_id = DONE, "X-1"
     await store.save(record)
     await store.aclose()
-    reopened = SQLiteIdempotencyStore(path)
+    reopened = DatabaseIdempotencyStore(SQLiteDatabase(path), owns_db=True)
     found = await reopened.begin(WriteRecord("conn-a", "persist", "create:bills", "h"))
     assert (found.status, found.result_id) == (DONE, "X-1")
     await reopened.aclose()
@@ -56,7 +56,7 @@ async def test_postgres_store() -> None:
     url = os.environ.get("LEDGERQL_TEST_DATABASE_URL")
     if not url:
         pytest.skip("LEDGERQL_TEST_DATABASE_URL is not set (CI sets it to the machine's PostgreSQL)")
-    store = PostgresIdempotencyStore(url)
+    store = DatabaseIdempotencyStore(PostgresDatabase(url), owns_db=True)
     try:
         await exercise(store)
     finally:

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import httpx
 
 from ledgerql.connectors.resilience import CircuitBreaker, RateGovernor, RetryPolicy
-from ledgerql.model.errors import ErrorCode, LedgerQLError
+from ledgerql.model.errors import ErrorCode, LedgerQLError, redact, redacted
 
 logger = logging.getLogger("ledgerql.upstream")
 
@@ -86,17 +86,28 @@ class Tokens:
                    expires_at=time.time() + ttl, client_secret=current.client_secret)
 
 
+TokenExchange = Callable[[Tokens], Awaitable[Tokens]]
+
+
 class TokenStore(Protocol):
-    """Where a connection's tokens live: memory here, the encrypted vault in tenancy."""
+    """Where a connection's tokens live: memory here, the encrypted vault in `ledgerql.tenancy`."""
 
     async def get(self, connection_id: str) -> Tokens: ...
 
     async def put(self, connection_id: str, tokens: Tokens) -> None: ...
 
+    async def refresh(self, connection_id: str, used: Tokens, exchange: TokenExchange) -> Tokens:
+        """Tokens newer than `used`: those another caller already got, else the result of `exchange`
+        (the provider's refresh), saved before they are returned. One exchange at a time."""
+        ...
+
 
 class MemoryTokenStore:
+    """Tokens in this process only (tests of a single connector); the gateway uses the vault."""
+
     def __init__(self) -> None:
         self._tokens: dict[str, Tokens] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
 
     async def get(self, connection_id: str) -> Tokens:
         try:
@@ -106,6 +117,15 @@ class MemoryTokenStore:
 
     async def put(self, connection_id: str, tokens: Tokens) -> None:
         self._tokens[connection_id] = tokens
+
+    async def refresh(self, connection_id: str, used: Tokens, exchange: TokenExchange) -> Tokens:
+        async with self._locks.setdefault(connection_id, asyncio.Lock()):
+            current = await self.get(connection_id)
+            if current.access_token != used.access_token:
+                return current  # another call refreshed while we waited
+            fresh = await exchange(current)
+            await self.put(connection_id, fresh)
+            return fresh
 
 
 RefreshFn = Callable[[httpx.AsyncClient, Tokens], Awaitable[Tokens]]
@@ -149,8 +169,11 @@ class UpstreamClient:
         self.timeout = timeout
         self._client = httpx.AsyncClient(transport=transport, timeout=timeout,
                                          headers={"Accept": "application/json", **(default_headers or {})})
-        self._refresh_lock = asyncio.Lock()
         self.governor = governor or RateGovernor()
+        # The budget is the connection's, whichever process spends it; a concurrency slot outlives
+        # the longest call this client lets run.
+        self.governor.key = self.governor.key or connection_id
+        self.governor.lease = timeout + 5
         self.retry_policy = retry_policy or RetryPolicy()
         self.breaker = breaker or CircuitBreaker()
 
@@ -198,9 +221,9 @@ class UpstreamClient:
                 continue
             status = response.status_code
             retry_after = _retry_after(response)
-            self.governor.observe({k.lower(): v for k, v in response.headers.items()}, status, retry_after)
+            await self.governor.observe({k.lower(): v for k, v in response.headers.items()}, status, retry_after)
             if stats is not None:
-                stats.quota[self.connection_id] = self.governor.remaining()
+                stats.quota[self.connection_id] = self.governor.quota()
             if response.is_success or status in ok:
                 self.breaker.success()
                 return response
@@ -240,7 +263,11 @@ class UpstreamClient:
     async def _send(self, method: str, url: str, params: Any, body: bytes | str | None,
                     headers: dict[str, str], tokens: Tokens) -> httpx.Response:
         stats = current_stats.get()
-        await self.governor.acquire(self.provider)
+        try:
+            slot = await self.governor.acquire(self.provider)
+        finally:
+            if stats is not None:  # a refusal reports the quota too: it says why
+                stats.quota[self.connection_id] = self.governor.quota()
         if stats is not None:
             stats.started(self.connection_id)
         started = time.perf_counter()
@@ -257,7 +284,7 @@ class UpstreamClient:
                                 f"{self.provider} could not be reached ({type(exc).__name__})",
                                 connectionId=self.connection_id) from None
         finally:
-            self.governor.release()
+            await self.governor.release(slot)
             if stats is not None:
                 stats.finished()
         logger.debug("upstream %s %s %s -> %s in %.1f ms [%s]", self.provider, method, httpx.URL(url).path,
@@ -265,25 +292,27 @@ class UpstreamClient:
         return response
 
     async def _refreshed(self, used: Tokens) -> Tokens:
-        async with self._refresh_lock:
-            current = await self.tokens.get(self.connection_id)
-            if current.access_token != used.access_token:
-                return current  # another call refreshed while we waited
-            try:
-                fresh = await self._refresh(self._client, current)
-            except LedgerQLError:
-                raise
-            except (httpx.TransportError, TimeoutError):
-                raise LedgerQLError(ErrorCode.UPSTREAM_UNAVAILABLE,
-                                    f"{self.provider}'s token endpoint could not be reached") from None
-            await self.tokens.put(self.connection_id, fresh)
-            return fresh
+        """New tokens after a 401: the token store makes it one refresh per connection at a time."""
+        return await self.tokens.refresh(self.connection_id, used, self._exchange)
+
+    async def _exchange(self, current: Tokens) -> Tokens:
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await self._refresh(self._client, current)
+        except LedgerQLError as error:
+            # A token endpoint's refusal may echo the refresh token or the client's credentials.
+            raise redacted(error, [current.access_token, current.refresh_token, current.client_secret]) from None
+        except (httpx.TransportError, TimeoutError):
+            raise LedgerQLError(ErrorCode.UPSTREAM_UNAVAILABLE,
+                                f"{self.provider}'s token endpoint could not be reached",
+                                connectionId=self.connection_id) from None
 
     def error_for(self, response: httpx.Response) -> LedgerQLError:
         """Our error for a provider's failed answer; the provider's message where it is safe to show."""
         status = response.status_code
         try:
-            message = self._error_message(response)
+            # Some providers echo the request in their errors: never its credentials.
+            message = redact(self._error_message(response), [response.request.headers.get("authorization")])
         except Exception:  # a malformed error body must not hide the status
             message = ""
         where = {"connectionId": self.connection_id, "upstreamStatus": status}
@@ -301,6 +330,16 @@ class UpstreamClient:
             return LedgerQLError(ErrorCode.UPSTREAM_UNAVAILABLE, f"{self.provider} failed ({status})", **where)
         return LedgerQLError(ErrorCode.BAD_USER_INPUT,
                              f"{self.provider} rejected the request: {message or status}", **where)
+
+
+def oauth_error(response: httpx.Response) -> str | None:
+    """The OAuth2 `error` code of a token endpoint's refusal (RFC 6749 §5.2), e.g. `invalid_grant`."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    error = body.get("error") if isinstance(body, dict) else None
+    return str(error) if isinstance(error, str) else None
 
 
 def _retry_after(response: httpx.Response) -> int | None:

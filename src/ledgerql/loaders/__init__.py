@@ -3,35 +3,53 @@
 `by_id` answers "record X of resource R on connection C" and batches every such question asked in
 the same event-loop tick into one `Connector.get_many` call (which itself chunks by the provider's
 batch size). `allocated_to` answers reverse references (invoice → payments) from one listing per
-batch, grouped by document. Loaders live for one request, so two tenants never share a future; the
-cross-request cache sits below them, in the connector layer.
+batch, grouped by document. `deferred` fills a field a connector left out of its records (its provider
+keeps it apart) for the records whose field a client selected, in one batch. Loaders live for one
+request, so two tenants never share a future; the cross-request cache sits below them, in the
+connector layer.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
-from decimal import Decimal
 from typing import Any
 
 from strawberry.dataloader import DataLoader
 
-from ledgerql.connectors.base import Connector
+from ledgerql.connectors.base import Connector, fill_deferred
 from ledgerql.model.entities import Record
 from ledgerql.model.enums import Resource
+from ledgerql.model.errors import ErrorCode, LedgerQLError
 
 
 class Loaders:
-    def __init__(self, connector_for: Callable[[str], Connector]) -> None:
+    def __init__(self, connector_for: Callable[[str, Resource], Connector]) -> None:
+        # Asked once per (connection, resource) and request: it also checks that the caller may read it.
         self._connector_for = connector_for
         self._by_id: dict[tuple[str, Resource], DataLoader[str, Record | None]] = {}
+        self._complete: dict[tuple[str, Resource], DataLoader[str, Record | None]] = {}
         self._allocated: dict[tuple[str, Resource], DataLoader[str, list[Any]]] = {}
-        self._balances: dict[tuple[str, Resource], DataLoader[str, Decimal]] = {}
+        self._deferred: dict[tuple[str, Resource, str], DataLoader[Record, Any]] = {}
 
-    def by_id(self, connection_id: str, resource: Resource) -> DataLoader[str, Record | None]:
+    def by_id(self, connection_id: str, resource: Resource, *, partial: bool = False
+              ) -> DataLoader[str, Record | None]:
+        """Records by id, complete. `partial` (for the schema, which resolves a deferred field only when it
+        is selected): as the connector gave them, deferred fields unfilled. Both share one upstream read."""
         key = (connection_id, resource)
+        if not partial:
+            complete = self._complete.get(key)
+            if complete is None:
+                records = self.by_id(connection_id, resource, partial=True)
+
+                async def load_complete(ids: Sequence[str]) -> list[Record | None]:
+                    return await self.complete(connection_id, resource, await records.load_many(ids))
+
+                complete = self._complete[key] = DataLoader(load_fn=load_complete)
+            return complete
         loader = self._by_id.get(key)
         if loader is None:
-            connector = self._connector_for(connection_id)
+            connector = self._connector_for(connection_id, resource)
 
             async def load(ids: Sequence[str]) -> list[Record | None]:
                 found = await connector.get_many(resource, list(ids))
@@ -45,7 +63,7 @@ class Loaders:
         key = (connection_id, resource)
         loader = self._allocated.get(key)
         if loader is None:
-            connector = self._connector_for(connection_id)
+            connector = self._connector_for(connection_id, resource)
 
             async def load(document_ids: Sequence[str]) -> list[list[Any]]:
                 records = await connector.find_allocated_to(resource, list(document_ids))
@@ -62,22 +80,44 @@ class Loaders:
             loader = self._allocated[key] = DataLoader(load_fn=load)
         return loader
 
-    def balances(self, connection_id: str, resource: Resource) -> DataLoader[str, Decimal]:
-        """Open balances a connector deferred (its provider keeps them apart from the documents)."""
-        key = (connection_id, resource)
-        loader = self._balances.get(key)
+    def deferred(self, connection_id: str, resource: Resource, name: str) -> DataLoader[Record, Any]:
+        """A field connectors deferred (`Record.deferred`, e.g. open balances kept apart from documents),
+        for every record that asks for it in the same tick: one `resolve_deferred` batch."""
+        key = (connection_id, resource, name)
+        loader = self._deferred.get(key)
         if loader is None:
-            connector = self._connector_for(connection_id)
+            connector = self._connector_for(connection_id, resource)
 
-            async def load(ids: Sequence[str]) -> list[Decimal]:
-                found = await connector.fetch_balances(resource, list(ids))
-                return [found[i] for i in ids]
+            async def load(records: Sequence[Record]) -> list[Any]:
+                found = await connector.resolve_deferred(resource, name, records)
+                missing = [r.id for r in records if r.id not in found]
+                if missing:
+                    raise LedgerQLError(ErrorCode.NOT_FOUND, f"{connector.provider.value} no longer answers the "
+                                        f"{name} of {resource.value} {', '.join(missing[:5])}")
+                return [found[r.id] for r in records]
 
-            loader = self._balances[key] = DataLoader(load_fn=load)
+            loader = self._deferred[key] = DataLoader(load_fn=load, cache_key_fn=lambda r: r.id)
         return loader
+
+    async def complete(self, connection_id: str, resource: Resource,
+                       records: Sequence[Record | None]) -> list[Record | None]:
+        """The records with their deferred fields filled, through the batched `deferred` loaders."""
+        async def one(record: Record | None) -> Record | None:
+            if record is None:
+                return None
+            names = sorted(record.deferred | ({"balance"} if record.is_deferred("balance") else set()))
+            if not names:
+                return record
+            values = await asyncio.gather(*(self.deferred(connection_id, resource, n).load(record) for n in names))
+            return fill_deferred(record, dict(zip(names, values, strict=True)))
+
+        return list(await asyncio.gather(*(one(r) for r in records)))
 
     def prime(self, connection_id: str, resource: Resource, records: Sequence[Record]) -> None:
         """Records already fetched (a list page) answer later by-id loads without a call."""
-        loader = self.by_id(connection_id, resource)
+        loader = self.by_id(connection_id, resource, partial=True)
+        complete = self.by_id(connection_id, resource)
         for record in records:
             loader.prime(record.id, record)
+            if not record.deferred and not record.is_deferred("balance"):
+                complete.prime(record.id, record)

@@ -34,6 +34,14 @@ class Record(UnifiedModel):
     updated_at: datetime | None = None
     # The provider's own record as JSON, kept so `raw` can be served without another call.
     raw: dict[str, Any] | None = Field(default=None, repr=False)
+    # Fields the connector left unfilled because its provider keeps them apart (another call, often for
+    # something few queries select): their values here are placeholders. The schema resolves one only
+    # when a client selects it, in one batch per request (`Connector.resolve_deferred`); anything else
+    # asks the loaders for complete records.
+    deferred: frozenset[str] = Field(default_factory=frozenset, repr=False)
+
+    def is_deferred(self, name: str) -> bool:
+        return name in self.deferred
 
 
 class LedgerAccount(Record):
@@ -130,6 +138,10 @@ class Document(Record):
     sub_total: Decimal
     total_tax: Decimal
     total: Decimal
+
+    def is_deferred(self, name: str) -> bool:
+        # `balance_deferred` is the first deferral and names two fields (the status follows the balance).
+        return super().is_deferred(name) or (self.balance_deferred and name in ("balance", "status"))
 
 
 class Invoice(Document):

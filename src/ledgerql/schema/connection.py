@@ -14,6 +14,7 @@ from ledgerql.model.enums import Operation, Provider, Resource, Support
 from ledgerql.model.errors import ErrorCode, LedgerQLError
 from ledgerql.schema import filters as f
 from ledgerql.schema import types as t
+from ledgerql.schema.admin import ConnectionState, connection_state
 from ledgerql.schema.pagination import DEFAULT_FIRST, Edge, ListResult, PageInfo, paginate
 from ledgerql.schema.types import context, wrap
 
@@ -59,7 +60,7 @@ def _list_field(resource: Resource, node_type: Any, filter_type: Any) -> Any:
     async def resolve(root: Any, info: Info, first: int = DEFAULT_FIRST, after: str | None = None,
                       filter: filter_type | None = None) -> ListResult[node_type] | None:
         ctx = context(info)
-        connector = ctx.connector(root.id)
+        connector = ctx.reader(root.id, resource)
         list_filter = f.to_list_filter(filter)
         ctx.note_fallback(connector, resource, Operation.LIST)
         edges, has_next, first_page = await paginate(
@@ -82,7 +83,7 @@ def _list_field(resource: Resource, node_type: Any, filter_type: Any) -> Any:
 def _by_id_field(resource: Resource, node_type: Any) -> Any:
     async def resolve(root: Any, info: Info, id: strawberry.ID) -> node_type | None:
         ctx = context(info)
-        connector = ctx.connector(root.id)
+        connector = ctx.reader(root.id, resource)
         connector.require(resource, Operation.GET)
         ctx.note_fallback(connector, resource, Operation.GET)
         record = await ctx.loaders.by_id(str(root.id), resource).load(str(id))
@@ -116,8 +117,12 @@ def _coverage(root: Any, info: Info) -> list[ResourceCoverage]:
             for c in connector.coverage()]
 
 
+async def _state(root: Any, info: Info) -> ConnectionState:
+    return await connection_state(info, str(root.id))
+
+
 async def _company_info(root: Any, info: Info) -> t.CompanyInfo | None:
-    company = await context(info).connector(root.id).company_info()
+    company = await context(info).reader(root.id, Resource.COMPANY_INFO).company_info()
     return None if company is None else wrap(Resource.COMPANY_INFO, company, str(root.id))
 
 
@@ -128,6 +133,8 @@ Connection = strawberry.type(
             "Per resource and operation: NATIVE, FALLBACK (with what stands in) or UNSUPPORTED. Generated "
             "from the provider mapping.")),
         "company_info": strawberry.field(resolver=_company_info),
+        "state": strawberry.field(resolver=_state, description=(
+            "ACTIVE, REFRESHING, or REAUTH_REQUIRED when the provider refused the refresh token.")),
         **_connection_namespace()}),
     description="One provider company (a QuickBooks realm, a Xero tenant, an Exact division, a NetSuite "
                 "account) and everything LedgerQL can read from it.")

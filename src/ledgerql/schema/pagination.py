@@ -75,7 +75,7 @@ class CursorCodec:
                 raise ValueError("shape")
             return payload
         except (ValueError, binascii.Error, UnicodeDecodeError):
-            raise LedgerQLError(ErrorCode.BAD_USER_INPUT, "The cursor is not valid", argument="after") from None
+            raise _invalid_cursor() from None
 
 
 async def paginate(*, connector: Connector, codec: CursorCodec, connection_id: str, resource: Resource,
@@ -91,9 +91,9 @@ async def paginate(*, connector: Connector, codec: CursorCodec, connection_id: s
     if after:
         payload = codec.decode(after)
         if any(payload.get(k) != v for k, v in scope.items()):
-            raise LedgerQLError(ErrorCode.BAD_USER_INPUT,
-                                "The cursor belongs to another list (connection, resource or filter)",
-                                argument="after")
+            # The same answer as for a forged cursor: a cursor from another connection (perhaps another
+            # account's) must not be told apart from garbage.
+            raise _invalid_cursor()
         if payload.get("end"):
             return [], False, None
         state, offset = payload.get("s"), int(payload.get("o", 0))
@@ -127,3 +127,8 @@ async def paginate(*, connector: Connector, codec: CursorCodec, connection_id: s
         if remaining <= 0 or remaining < connector.page_size(resource, remaining):
             return edges, True, first_page
         state, offset = page.next_state, 0
+
+
+def _invalid_cursor() -> LedgerQLError:
+    return LedgerQLError(ErrorCode.BAD_USER_INPUT, "The cursor is not valid for this list (a cursor only works on "
+                         "the list, filter and connection that gave it)", argument="after")

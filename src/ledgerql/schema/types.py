@@ -1,8 +1,9 @@
 """GraphQL object types of the unified model.
 
 Each type is built once per record from the unified pydantic model (`from_model`), so plain fields
-resolve with strawberry's default resolver; only references resolve through a per-request
-dataloader, keyed by the record's connection.
+resolve with strawberry's default resolver; only references, and the fields a connector deferred
+(`Record.deferred`: read upstream only when selected, see `field_value`), resolve through a
+per-request dataloader, keyed by the record's connection.
 """
 
 from __future__ import annotations
@@ -45,33 +46,38 @@ async def load_one(info: Info, connection_id: str, resource: Resource, record_id
         return None
     ctx = context(info)
     ctx.note_fallback(ctx.connector(connection_id), resource, Operation.GET)
-    record = await ctx.loaders.by_id(connection_id, resource).load(record_id)
+    # Partial: the GraphQL types resolve a deferred field only when it is selected.
+    record = await ctx.loaders.by_id(connection_id, resource, partial=True).load(record_id)
     return None if record is None else wrap(resource, record, connection_id)
 
 
 async def load_many(info: Info, connection_id: str, resource: Resource, ids: list[str]) -> list[Any]:
-    loader = context(info).loaders.by_id(connection_id, resource)
+    loader = context(info).loaders.by_id(connection_id, resource, partial=True)
     records = await loader.load_many(ids)
     return [wrap(resource, r, connection_id) for r in records if r is not None]
 
 
-async def open_balance(info: Info, connection_id: str, resource: Resource, record_id: str,
-                       known: Decimal | None) -> Decimal:
-    """The document's balance: from its record, or (deferred by the connector) one batch per page."""
-    if known is not None:
-        return known
-    return await context(info).loaders.balances(connection_id, resource).load(record_id)
+async def field_value(info: Info, connection_id: str, resource: Resource, record: m.Record, name: str) -> Any:
+    """A field of a record: as the connector filled it or, when it deferred it (its provider keeps the
+    field apart), through one batch per request for every record whose field is selected."""
+    if not record.is_deferred(name):
+        return getattr(record, name)
+    return await context(info).loaders.deferred(connection_id, resource, name).load(record)
 
 
-async def document_status(info: Info, connection_id: str, resource: Resource, record_id: str,
-                          known: DocumentStatus | None, balance: Decimal | None, total: Decimal) -> DocumentStatus:
-    if known is not None:
-        return known
-    balance = await open_balance(info, connection_id, resource, record_id, balance)
-    return derived_status(DocumentStatus.AUTHORISED, total, balance)
+async def document_status(info: Info, connection_id: str, resource: Resource, record: m.Document) -> DocumentStatus:
+    if not record.is_deferred("status"):
+        return record.status
+    balance = await field_value(info, connection_id, resource, record, "balance")
+    return derived_status(DocumentStatus.AUTHORISED, record.total, balance)
 
 
 # --- reference data ------------------------------------------------------------------------------
+
+
+async def _ledger_currency(root: LedgerAccount, info: Info) -> str | None:
+    value: str | None = await field_value(info, root._conn, Resource.LEDGER_ACCOUNTS, root._model, "currency")
+    return value
 
 
 @strawberry.type(description="An account of the general ledger (chart of accounts).")
@@ -82,9 +88,11 @@ class LedgerAccount:
     type: AccountType
     sub_type: str | None
     status: RecordStatus
-    currency: str | None
+    currency: str | None = strawberry.field(resolver=_ledger_currency)
     updated_at: datetime | None
     _raw: strawberry.Private[dict[str, Any] | None]
+    _model: strawberry.Private[m.LedgerAccount]
+    _conn: strawberry.Private[str]
 
     @strawberry.field(description="The provider's own record, as it sent it.")
     def raw(self) -> JSON | None:
@@ -93,8 +101,7 @@ class LedgerAccount:
     @classmethod
     def from_model(cls, x: m.LedgerAccount, conn: str) -> LedgerAccount:
         return cls(id=strawberry.ID(x.id), nominal_code=x.nominal_code, name=x.name, type=x.type,
-                   sub_type=x.sub_type, status=x.status, currency=x.currency, updated_at=x.updated_at,
-                   _raw=x.raw)
+                   sub_type=x.sub_type, status=x.status, updated_at=x.updated_at, _raw=x.raw, _model=x, _conn=conn)
 
 
 @strawberry.interface(description="A customer or a supplier.")
@@ -329,17 +336,16 @@ class Invoice:
     total_tax: Decimal
     total: Decimal
     updated_at: datetime | None
-    _status: strawberry.Private[DocumentStatus | None]
-    _balance: strawberry.Private[Decimal | None]  # None: deferred by the connector
+    _model: strawberry.Private[m.Invoice]
 
     @strawberry.field(description="What is still owed: total less allocated payments and credits.")
     async def balance(self, info: Info) -> Decimal:
-        return await open_balance(info, self._conn, Resource.INVOICES, str(self.id), self._balance)
+        value: Decimal = await field_value(info, self._conn, Resource.INVOICES, self._model, "balance")
+        return value
 
     @strawberry.field
     async def status(self, info: Info) -> DocumentStatus:
-        return await document_status(info, self._conn, Resource.INVOICES, str(self.id), self._status,
-                                     self._balance, self.total)
+        return await document_status(info, self._conn, Resource.INVOICES, self._model)
     _customer_id: strawberry.Private[str | None]
     _raw: strawberry.Private[dict[str, Any] | None]
     _conn: strawberry.Private[str]
@@ -369,9 +375,8 @@ class Invoice:
     @classmethod
     def from_model(cls, x: m.Invoice, conn: str) -> Invoice:
         return cls(id=strawberry.ID(x.id), number=x.number, invoice_date=x.invoice_date, due_date=x.due_date,
-                   _status=None if x.balance_deferred else x.status, currency=x.currency,
-                   exchange_rate=x.exchange_rate, line_items=_lines(x.line_items, conn), sub_total=x.sub_total,
-                   total_tax=x.total_tax, total=x.total, _balance=None if x.balance_deferred else x.balance,
+                   currency=x.currency, exchange_rate=x.exchange_rate, line_items=_lines(x.line_items, conn),
+                   sub_total=x.sub_total, total_tax=x.total_tax, total=x.total, _model=x,
                    updated_at=x.updated_at, _customer_id=x.customer_id,
                    _raw=x.raw, _conn=conn)
 
@@ -389,17 +394,16 @@ class Bill:
     total_tax: Decimal
     total: Decimal
     updated_at: datetime | None
-    _status: strawberry.Private[DocumentStatus | None]
-    _balance: strawberry.Private[Decimal | None]  # None: deferred by the connector
+    _model: strawberry.Private[m.Bill]
 
     @strawberry.field(description="What is still owed: total less allocated payments.")
     async def balance(self, info: Info) -> Decimal:
-        return await open_balance(info, self._conn, Resource.BILLS, str(self.id), self._balance)
+        value: Decimal = await field_value(info, self._conn, Resource.BILLS, self._model, "balance")
+        return value
 
     @strawberry.field
     async def status(self, info: Info) -> DocumentStatus:
-        return await document_status(info, self._conn, Resource.BILLS, str(self.id), self._status,
-                                     self._balance, self.total)
+        return await document_status(info, self._conn, Resource.BILLS, self._model)
     _supplier_id: strawberry.Private[str | None]
     _raw: strawberry.Private[dict[str, Any] | None]
     _conn: strawberry.Private[str]
@@ -420,9 +424,8 @@ class Bill:
     @classmethod
     def from_model(cls, x: m.Bill, conn: str) -> Bill:
         return cls(id=strawberry.ID(x.id), number=x.number, bill_date=x.bill_date, due_date=x.due_date,
-                   _status=None if x.balance_deferred else x.status, currency=x.currency,
-                   exchange_rate=x.exchange_rate, line_items=_lines(x.line_items, conn), sub_total=x.sub_total,
-                   total_tax=x.total_tax, total=x.total, _balance=None if x.balance_deferred else x.balance,
+                   currency=x.currency, exchange_rate=x.exchange_rate, line_items=_lines(x.line_items, conn),
+                   sub_total=x.sub_total, total_tax=x.total_tax, total=x.total, _model=x,
                    updated_at=x.updated_at, _supplier_id=x.supplier_id,
                    _raw=x.raw, _conn=conn)
 
@@ -507,7 +510,7 @@ class Payment:
     allocations: list[InvoiceAllocation]
     updated_at: datetime | None
     _customer_id: strawberry.Private[str | None]
-    _account_id: strawberry.Private[str | None]
+    _model: strawberry.Private[m.Payment]
     _raw: strawberry.Private[dict[str, Any] | None]
     _conn: strawberry.Private[str]
 
@@ -517,7 +520,8 @@ class Payment:
 
     @strawberry.field(description="The bank account (ledger account) the money went into.")
     async def account(self, info: Info) -> LedgerAccount | None:
-        return await load_one(info, self._conn, Resource.LEDGER_ACCOUNTS, self._account_id)
+        account_id = await field_value(info, self._conn, Resource.PAYMENTS, self._model, "account_id")
+        return await load_one(info, self._conn, Resource.LEDGER_ACCOUNTS, account_id)
 
     @strawberry.field(description="The provider's own record, as it sent it.")
     def raw(self) -> JSON | None:
@@ -529,8 +533,7 @@ class Payment:
                    total_amount=x.total_amount, currency=x.currency,
                    allocations=[InvoiceAllocation(amount=a.amount, _invoice_id=a.document_id, _conn=conn)
                                 for a in x.allocations],
-                   updated_at=x.updated_at, _customer_id=x.customer_id, _account_id=x.account_id, _raw=x.raw,
-                   _conn=conn)
+                   updated_at=x.updated_at, _customer_id=x.customer_id, _model=x, _raw=x.raw, _conn=conn)
 
 
 @strawberry.type
@@ -543,7 +546,7 @@ class BillPayment:
     allocations: list[BillAllocation]
     updated_at: datetime | None
     _supplier_id: strawberry.Private[str | None]
-    _account_id: strawberry.Private[str | None]
+    _model: strawberry.Private[m.BillPayment]
     _raw: strawberry.Private[dict[str, Any] | None]
     _conn: strawberry.Private[str]
 
@@ -553,7 +556,8 @@ class BillPayment:
 
     @strawberry.field(description="The bank account (ledger account) the money left from.")
     async def account(self, info: Info) -> LedgerAccount | None:
-        return await load_one(info, self._conn, Resource.LEDGER_ACCOUNTS, self._account_id)
+        account_id = await field_value(info, self._conn, Resource.BILL_PAYMENTS, self._model, "account_id")
+        return await load_one(info, self._conn, Resource.LEDGER_ACCOUNTS, account_id)
 
     @strawberry.field(description="The provider's own record, as it sent it.")
     def raw(self) -> JSON | None:
@@ -565,8 +569,7 @@ class BillPayment:
                    total_amount=x.total_amount, currency=x.currency,
                    allocations=[BillAllocation(amount=a.amount, _bill_id=a.document_id, _conn=conn)
                                 for a in x.allocations],
-                   updated_at=x.updated_at, _supplier_id=x.supplier_id, _account_id=x.account_id, _raw=x.raw,
-                   _conn=conn)
+                   updated_at=x.updated_at, _supplier_id=x.supplier_id, _model=x, _raw=x.raw, _conn=conn)
 
 
 @strawberry.type(description="An already-paid purchase.")

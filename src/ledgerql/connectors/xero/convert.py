@@ -88,11 +88,13 @@ class Converter:
 
     # -- reference data --------------------------------------------------------------------------
     def ledger_account(self, record: dict[str, Any], base_currency: str | None) -> m.LedgerAccount:
+        """`base_currency` None: not known yet, so an account in it (no CurrencyCode) defers its currency."""
         values = self.fields(Resource.LEDGER_ACCOUNTS, record)
         kind = AccountType.BANK if record.get("Type") == "BANK" else \
             _CLASS_TYPES.get(str(record.get("Class")), AccountType.OTHER)
         values["currency"] = values.get("currency") or base_currency
-        return m.LedgerAccount(type=kind, raw=record, **values)
+        deferred = frozenset() if values["currency"] else frozenset({"currency"})
+        return m.LedgerAccount(type=kind, raw=record, deferred=deferred, **values)
 
     def bank_account(self, record: dict[str, Any]) -> m.BankAccount:
         return m.BankAccount(raw=record, **self.fields(Resource.BANK_ACCOUNTS, record))
