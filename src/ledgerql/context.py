@@ -27,7 +27,7 @@ class RequestContext:
     response: Any = None
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self.reader)
+        self.loaders = Loaders(self.connector, may_read=self._may_read)
 
     @property
     def cursors(self) -> CursorCodec:
@@ -40,6 +40,9 @@ class RequestContext:
         if connection_id not in self.principal.connection_ids or connection_id not in self.gateway.connections:
             raise LedgerQLError(ErrorCode.NOT_FOUND, f"No connection with id {connection_id!r}")
         return self.gateway.connector(connection_id)
+
+    def _may_read(self, connection_id: str, resource: Resource) -> None:
+        self.principal.require_resource(resource, Level.READ)
 
     def reader(self, connection_id: str, resource: Resource) -> Connector:
         """The connector to read `resource` through, if this principal may read it there."""

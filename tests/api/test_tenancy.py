@@ -282,3 +282,31 @@ async def test_keys_are_checked_and_can_be_revoked(world: World) -> None:
     assert revoked == {"revokeApiKeys": 1}
     status, body = await w.call(w.keys["A1"], "{ connections { id } }")
     assert status == 401 and _codes(body) == ["UNAUTHENTICATED"]
+
+
+async def test_a_payables_clerk_writes_bills_without_reading_the_ledger(world: World) -> None:
+    """Validating a bill reads its supplier, accounts and tax rates, but shows the caller none of them:
+    AP:WRITE is enough to create it; selecting its line accounts in the answer needs LEDGER:READ."""
+    w = world
+    xero = w.connections["A1"]["XERO"]
+    admin = w.keys["A1-admin"]
+    group = (await w.ok(admin, 'mutation { createAccessGroup(input: {name: "ap-clerks", permissions: ["AP:WRITE"]}) { id } }'))
+    clerk = (await w.ok(admin, CREATE_API_USER, {"input": {"name": "clerk", "groupIds": [group["createAccessGroup"]["id"]]}}))
+    key = clerk["createApiUser"]["apiKey"]
+    refs = await w.ok(w.keys["A1"], """query($c: ID!) { connection(id: $c) {
+        suppliers(first: 1) { nodes { id } } taxRates { nodes { id rate } }
+        ledgerAccounts(first: 100) { nodes { id type } } } }""", {"c": xero})
+    supplier = refs["connection"]["suppliers"]["nodes"][0]["id"]
+    account = next(a["id"] for a in refs["connection"]["ledgerAccounts"]["nodes"] if a["type"] == "EXPENSE")
+    tax = next(t["id"] for t in refs["connection"]["taxRates"]["nodes"] if t["rate"] == "20")
+    bill = {"supplierId": supplier, "billDate": "2026-11-02", "dueDate": "2026-12-02", "currency": "GBP",
+            "lineItems": [{"description": "Paper", "quantity": "2", "unitPrice": "10.00", "accountId": account,
+                           "taxRateId": tax}]}
+    status, body = await w.call(key, """mutation($c: ID!, $b: BillInput!) { createBill(connectionId: $c, input: $b) {
+        bill { id total supplier { id } lineItems { account { name } } } } }""", {"c": xero, "b": bill})
+    assert status == 200
+    created = body["data"]["createBill"]["bill"]
+    assert created["id"] and created["total"] == "24.00" and created["supplier"]["id"] == supplier
+    assert created["lineItems"] == [{"account": None}]
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"FORBIDDEN"}
+    assert all(e["extensions"]["permission"] == "LEDGER:READ" for e in body["errors"])

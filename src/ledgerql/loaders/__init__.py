@@ -12,6 +12,7 @@ connector layer.
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -24,9 +25,11 @@ from ledgerql.model.errors import ErrorCode, LedgerQLError
 
 
 class Loaders:
-    def __init__(self, connector_for: Callable[[str, Resource], Connector]) -> None:
-        # Asked once per (connection, resource) and request: it also checks that the caller may read it.
+    def __init__(self, connector_for: Callable[[str], Connector],
+                 may_read: Callable[[str, Resource], None] | None = None) -> None:
         self._connector_for = connector_for
+        # Asked on every load a client's selection makes: raises unless the caller may read the resource.
+        self._may_read = may_read
         self._by_id: dict[tuple[str, Resource], DataLoader[str, Record | None]] = {}
         self._complete: dict[tuple[str, Resource], DataLoader[str, Record | None]] = {}
         self._allocated: dict[tuple[str, Resource], DataLoader[str, list[Any]]] = {}
@@ -36,6 +39,7 @@ class Loaders:
               ) -> DataLoader[str, Record | None]:
         """Records by id, complete. `partial` (for the schema, which resolves a deferred field only when it
         is selected): as the connector gave them, deferred fields unfilled. Both share one upstream read."""
+        self._check(connection_id, resource)
         key = (connection_id, resource)
         if not partial:
             complete = self._complete.get(key)
@@ -49,7 +53,7 @@ class Loaders:
             return complete
         loader = self._by_id.get(key)
         if loader is None:
-            connector = self._connector_for(connection_id, resource)
+            connector = self._connector_for(connection_id)
 
             async def load(ids: Sequence[str]) -> list[Record | None]:
                 found = await connector.get_many(resource, list(ids))
@@ -60,10 +64,11 @@ class Loaders:
 
     def allocated_to(self, connection_id: str, resource: Resource) -> DataLoader[str, list[Any]]:
         """Records of `resource` (payments, bill payments, credit notes) allocated to each document."""
+        self._check(connection_id, resource)
         key = (connection_id, resource)
         loader = self._allocated.get(key)
         if loader is None:
-            connector = self._connector_for(connection_id, resource)
+            connector = self._connector_for(connection_id)
 
             async def load(document_ids: Sequence[str]) -> list[list[Any]]:
                 records = await connector.find_allocated_to(resource, list(document_ids))
@@ -83,10 +88,11 @@ class Loaders:
     def deferred(self, connection_id: str, resource: Resource, name: str) -> DataLoader[Record, Any]:
         """A field connectors deferred (`Record.deferred`, e.g. open balances kept apart from documents),
         for every record that asks for it in the same tick: one `resolve_deferred` batch."""
+        self._check(connection_id, resource)
         key = (connection_id, resource, name)
         loader = self._deferred.get(key)
         if loader is None:
-            connector = self._connector_for(connection_id, resource)
+            connector = self._connector_for(connection_id)
 
             async def load(records: Sequence[Record]) -> list[Any]:
                 found = await connector.resolve_deferred(resource, name, records)
@@ -98,6 +104,18 @@ class Loaders:
 
             loader = self._deferred[key] = DataLoader(load_fn=load, cache_key_fn=lambda r: r.id)
         return loader
+
+    def trusted(self) -> Loaders:
+        """The same loaders (one batch, one answer per record) without the read check: for the gateway's
+        own lookups, such as a write's validation of the references it is given, which show the caller
+        nothing. Whatever the caller then selects still goes through the checked loaders."""
+        view = copy.copy(self)
+        view._may_read = None
+        return view
+
+    def _check(self, connection_id: str, resource: Resource) -> None:
+        if self._may_read is not None:
+            self._may_read(connection_id, resource)
 
     async def complete(self, connection_id: str, resource: Resource,
                        records: Sequence[Record | None]) -> list[Record | None]:

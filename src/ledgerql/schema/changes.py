@@ -82,7 +82,7 @@ def update_field(resource: Resource, input_type: Any, description: str) -> Any:
                       idempotency_key: str | None = None, dry_run: bool = False) -> payload_type | None:  # type: ignore[valid-type]
         ctx = context(info)
         connector = ctx.writer(str(connection_id), resource)
-        result = await perform_update(connector=connector, loaders=ctx.loaders, store=ctx.gateway.idempotency,
+        result = await perform_update(connector=connector, loaders=ctx.loaders.trusted(), store=ctx.gateway.idempotency,
                                       resource=resource, record_id=str(id), data=to_data(input),
                                       idempotency_key=idempotency_key, dry_run=dry_run)
         node = wrap(resource, result.record, str(connection_id)) if result.record is not None else None

@@ -172,7 +172,7 @@ def _create_field(resource: Resource, input_type: Any, description: str) -> Any:
         ctx = context(info)
         connector = ctx.writer(str(connection_id), resource)
         ctx.note_fallback(connector, resource, Operation.CREATE)
-        result = await perform_create(connector=connector, loaders=ctx.loaders, store=ctx.gateway.idempotency,
+        result = await perform_create(connector=connector, loaders=ctx.loaders.trusted(), store=ctx.gateway.idempotency,
                                       resource=resource, data=to_data(input), idempotency_key=idempotency_key,
                                       dry_run=dry_run)
         node = wrap(resource, result.record, str(connection_id)) if result.record is not None else None

@@ -88,13 +88,7 @@ class SQLiteDatabase:
 
     async def migrate(self, migrations: Sequence[tuple[int, str]]) -> None:
         async with self.transaction() as tx:
-            await tx.execute("CREATE TABLE IF NOT EXISTS ledgerql_migrations (version BIGINT PRIMARY KEY)")
-            done = {r["version"] for r in await tx.fetch("SELECT version FROM ledgerql_migrations")}
-            for version, script in migrations:
-                if version not in done:
-                    for statement in _statements(script):
-                        await tx.execute(statement)
-                    await tx.execute("INSERT INTO ledgerql_migrations (version) VALUES ($1)", version)
+            await _apply(tx, migrations)
 
     async def aclose(self) -> None:
         self._db.close()
@@ -171,13 +165,7 @@ class PostgresDatabase:
     async def migrate(self, migrations: Sequence[tuple[int, str]]) -> None:
         async with self.transaction() as tx:
             await tx.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
-            await tx.execute("CREATE TABLE IF NOT EXISTS ledgerql_migrations (version BIGINT PRIMARY KEY)")
-            done = {r["version"] for r in await tx.fetch("SELECT version FROM ledgerql_migrations")}
-            for version, script in migrations:
-                if version not in done:
-                    for statement in _statements(script):
-                        await tx.execute(statement)
-                    await tx.execute("INSERT INTO ledgerql_migrations (version) VALUES ($1)", version)
+            await _apply(tx, migrations)
 
     async def aclose(self) -> None:
         if self._pool is not None:
@@ -208,8 +196,15 @@ def _rowcount(status: str) -> int:
     return int(last) if last.isdigit() else 0
 
 
-def _statements(script: str) -> list[str]:
-    return [s.strip() for s in script.split(";") if s.strip()]
+async def _apply(tx: _SQLiteTransaction | _PostgresTransaction, migrations: Sequence[tuple[int, str]]) -> None:
+    """Run the migrations not yet recorded, in order, inside the caller's transaction."""
+    await tx.execute("CREATE TABLE IF NOT EXISTS ledgerql_migrations (version BIGINT PRIMARY KEY)")
+    done = {r["version"] for r in await tx.fetch("SELECT version FROM ledgerql_migrations")}
+    for version, script in migrations:
+        if version not in done:
+            for statement in [s.strip() for s in script.split(";") if s.strip()]:
+                await tx.execute(statement)
+            await tx.execute("INSERT INTO ledgerql_migrations (version) VALUES ($1)", version)
 
 
 def is_postgres_url(url: str | None) -> bool:

@@ -19,7 +19,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ledgerql.connectors.base import ConnectionConfig
 from ledgerql.connectors.http import Tokens
-from ledgerql.model.enums import Provider
 from ledgerql.store.tenancy import ACCOUNT, PARTNER, Owner
 from ledgerql.tenancy.service import Tenancy
 
@@ -43,14 +42,9 @@ class ApiUserConfig(_Strict):
     groups: list[str] = Field(default_factory=list)
 
 
-class ConnectionFileConfig(_Strict):
-    id: str
-    provider: Provider
-    name: str
-    base_url: str
-    tenant_id: str
-    token_url: str | None = None
-    client_id: str | None = None
+class ConnectionFileConfig(ConnectionConfig):
+    """A connection as `ConnectionConfig` says, with the secrets the vault seals on registration."""
+
     client_secret: str | None = Field(default=None, repr=False)
     access_token: str = Field(repr=False)
     refresh_token: str | None = Field(default=None, repr=False)
@@ -113,9 +107,7 @@ async def apply_config(config: GatewayConfig, tenancy: Tenancy, add_connection: 
         for connection in account.connections:
             if await store.connection(connection.id) is None:
                 await add_connection(
-                    ConnectionConfig(id=connection.id, provider=connection.provider, name=connection.name,
-                                     base_url=connection.base_url, tenant_id=connection.tenant_id,
-                                     token_url=connection.token_url, client_id=connection.client_id),
+                    ConnectionConfig.model_validate(connection.model_dump(include=set(ConnectionConfig.model_fields))),
                     Tokens(access_token=connection.access_token, refresh_token=connection.refresh_token,
                            client_secret=connection.client_secret),
                     account_id=account.id)
