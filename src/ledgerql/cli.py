@@ -118,12 +118,15 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 def serve_workers(args: argparse.Namespace) -> int:
     """`serve --workers N`: the sandboxes once, and N worker processes that behave as one gateway."""
+    from ledgerql.workers import serve_configured_workers
     from ledgerql.workers import serve_workers as supervise
 
+    production = args.production or os.environ.get(PRODUCTION_ENV, "") not in ("", "0", "false")
     if args.config:
-        raise ValueError("--workers serves the demo setup; it does not take --config yet")
+        return serve_configured_workers(host=args.host, port=args.port, workers=args.workers,
+                                        config_path=args.config, production=production)
     return supervise(host=args.host, port=args.port, workers=args.workers, rate_limits=not args.no_rate_limits,
-                     production=args.production or os.environ.get(PRODUCTION_ENV, "") not in ("", "0", "false"))
+                     production=production)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -116,3 +116,47 @@ def serve_workers(*, host: str, port: int, workers: int, rate_limits: bool, prod
     finally:
         sandboxes.stop()
     return 0
+
+
+
+def configured_worker_app() -> Any:
+    """The app of one worker serving real providers: the supervisor applied the configuration to the
+    shared store already, so a worker only reads it."""
+    from ledgerql.app import create_app
+    from ledgerql.cli import PRODUCTION_ENV, make_gateway
+
+    production = os.environ.get(PRODUCTION_ENV, "") not in ("", "0", "false")
+    return create_app(make_gateway(durable=True), graphiql=not production, introspection=not production)
+
+
+def serve_configured_workers(*, host: str, port: int, workers: int, config_path: str, production: bool) -> int:
+    """Apply `config_path` to the store once, then run `workers` gateway processes over it."""
+    import uvicorn
+
+    from ledgerql.cli import DATABASE_ENV, PRODUCTION_ENV, REDIS_ENV, SECRET_ENV, make_gateway, secret_key
+    from ledgerql.tenancy.config import apply_config, load_config
+
+    config = load_config(config_path)
+    if not os.environ.get(DATABASE_ENV) or not os.environ.get(REDIS_ENV):
+        print(f"  warning:      set {DATABASE_ENV} and {REDIS_ENV} so the workers share one store, cache and "
+              "rate budget (a SQLite file in the data directory is shared on one machine only)", flush=True)
+    os.environ[SECRET_ENV] = secret_key().decode()
+    if production:
+        os.environ[PRODUCTION_ENV] = "1"
+
+    async def prepare() -> None:
+        gateway = make_gateway(durable=True)
+        try:
+            await gateway.start()
+            async with gateway.locks.hold("apply-config"):
+                await apply_config(config, gateway.tenancy, gateway.add_connection)
+        finally:
+            await gateway.aclose()
+
+    asyncio.run(prepare())
+    print(f"LedgerQL gateway: {workers} worker processes, {len(config.accounts)} accounts from {config_path}",
+          flush=True)
+    print(f"  GraphQL:      http://{host}:{port}/graphql", flush=True)
+    uvicorn.run("ledgerql.workers:configured_worker_app", factory=True, host=host, port=port, workers=workers,
+                log_level="warning")
+    return 0

@@ -135,3 +135,49 @@ async def _run(tmp_path: Path, database_url: str, processes: list[subprocess.Pop
         state = (await client.post(f"{gateways[1]}/graphql", json={
             "query": "{ connections { id state } }"})).json()
         assert state["data"]["connections"] == [{"id": connection, "state": "ACTIVE"}]
+
+
+async def test_serve_workers_with_a_config_file(tmp_path: Path, processes: list[subprocess.Popen[str]]) -> None:
+    """`ledgerql serve --workers 2 --config FILE`: the file is applied once to the shared PostgreSQL store,
+    and the workers answer with its keys and connections."""
+    base_url = os.environ.get("LEDGERQL_TEST_DATABASE_URL")
+    if not base_url:
+        pytest.skip("LEDGERQL_TEST_DATABASE_URL is not set (CI sets it to the machine's PostgreSQL)")
+    schema, database_url = await _scratch_schema(base_url)
+    try:
+        cli = [sys.executable, "-m", "ledgerql.cli"]
+        sandbox_port, port = _free_port(), _free_port()
+        sandbox = subprocess.Popen([*cli, "sandbox", "--port", str(sandbox_port), "--no-rate-limits"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        processes.append(sandbox)
+        xero = json.loads(subprocess.run([*cli, "sandbox", "--describe", "--port", str(sandbox_port)],
+                                         capture_output=True, text=True, check=True, timeout=60).stdout)["XERO"]
+        (tmp_path / "ledgerql.yaml").write_text(json.dumps({"accounts": [{
+            "id": "shop", "name": "Shop", "api_users": [{"id": "shop-bot", "key": "${TEST_API_KEY}"}],
+            "connections": [{"id": "shop-xero", "provider": "XERO", "name": "Shop Xero", "base_url": xero["baseUrl"],
+                             "tenant_id": xero["tenantId"], "token_url": xero["tokenUrl"],
+                             "client_id": xero["clientId"], "client_secret": xero["clientSecret"],
+                             "access_token": xero["accessToken"], "refresh_token": xero["refreshToken"]}]}]}))
+        env = {**os.environ, "LEDGERQL_DATABASE_URL": database_url, "LEDGERQL_SECRET_KEY": "workers-config",
+               "LEDGERQL_DATA_DIR": str(tmp_path), "TEST_API_KEY": KEY}
+        env.pop("LEDGERQL_REDIS_URL", None)
+        server = subprocess.Popen([*cli, "serve", "--workers", "2", "--config", str(tmp_path / "ledgerql.yaml"),
+                                   "--port", str(port), "--production"],
+                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        processes.append(server)
+        _wait_for(f"http://127.0.0.1:{sandbox_port}/", sandbox)
+        _wait_for(f"http://127.0.0.1:{port}/healthz", server)
+        async with httpx.AsyncClient(timeout=30, headers={"Authorization": f"Bearer {KEY}"}) as client:
+            for _ in range(6):  # fresh connections, spread over the workers by the kernel
+                async with httpx.AsyncClient(timeout=30, headers={"Authorization": f"Bearer {KEY}"}) as fresh:
+                    body = (await fresh.post(f"http://127.0.0.1:{port}/graphql", json={
+                        "query": '{ connections { id state } connection(id: "shop-xero") { taxRates { nodes { code } } } }'
+                    })).json()
+                assert body["data"]["connections"] == [{"id": "shop-xero", "state": "ACTIVE"}], body
+                assert {t["code"] for t in body["data"]["connection"]["taxRates"]["nodes"]} >= {"S", "Z"}
+            ide = await client.get(f"http://127.0.0.1:{port}/graphql", headers={"Accept": "text/html"})
+            assert ide.status_code == 404  # --production: no GraphiQL
+        server.terminate()
+        assert server.wait(timeout=20) == 0
+    finally:
+        await _drop_schema(base_url, schema)
