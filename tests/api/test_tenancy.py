@@ -231,6 +231,12 @@ async def test_isolation_matrix(world: World) -> None:
         unknown = await w.call(admin, mutation, {"a": "acc_doesnotexist", **variables})
         assert _codes(refused[1]) == ["FORBIDDEN"], refused
         assert _shape(*refused, w.accounts["A3"]) == _shape(*unknown, "acc_doesnotexist")
+    # re-authorising a connection by id: another account's id looks like one that does not exist
+    register = ('mutation($i: ID!) { registerConnection(input: {id: $i, provider: XERO, name: "x", '
+                'baseUrl: "https://api.xero.com", tenantId: "t", accessToken: "t"}) { id } }')
+    refused = await w.call(admin, register, {"i": foreign})
+    unknown = await w.call(admin, register, {"i": made_up})
+    assert _codes(refused[1]) == ["NOT_FOUND"] and _shape(*refused, foreign) == _shape(*unknown, made_up)
     refused = await w.call(admin, 'mutation($u: ID!) { revokeApiKeys(userId: $u) }', {"u": w.users["A3"]})
     unknown = await w.call(admin, 'mutation($u: ID!) { revokeApiKeys(userId: $u) }', {"u": "usr_doesnotexist"})
     assert _codes(refused[1]) == ["NOT_FOUND"] and _shape(*refused, w.users["A3"]) == _shape(*unknown, "usr_doesnotexist")

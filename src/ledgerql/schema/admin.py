@@ -106,10 +106,10 @@ class ApiUserCreated:
     api_key: str = strawberry.field(description="Shown this once; LedgerQL keeps only its hash.")
 
 
-@strawberry.input
+@strawberry.input(description="A new account; LedgerQL names it (ids are global, so a chosen one could tell "
+                               "another partner's accounts apart).")
 class AccountInput:
     name: str
-    id: strawberry.ID | None = None
 
 
 @strawberry.input
@@ -143,7 +143,9 @@ class ConnectionInput:
     access_token: str
     refresh_token: str | None = None
     expires_in: int | None = strawberry.field(default=None, description="Seconds the access token has left.")
-    id: strawberry.ID | None = None
+    id: strawberry.ID | None = strawberry.field(default=None, description=(
+        "To re-authorise a connection of this account, its id; omitted for a new connection (LedgerQL "
+        "names it)."))
     account_id: strawberry.ID | None = None
 
 
@@ -214,11 +216,7 @@ class AdminMutation:
         principal = _require_admin(info, Level.WRITE)
         if not principal.is_partner or principal.partner_id is None:
             raise LedgerQLError(ErrorCode.FORBIDDEN, "Only a partner's administrators create accounts")
-        ctx = context(info)
-        if input.id is not None and await ctx.gateway.store.account(str(input.id)) is not None:
-            raise LedgerQLError(ErrorCode.CONFLICT, "That account id is taken; choose another", inputPath=["id"])
-        account_id = await ctx.gateway.tenancy.create_account(input.name, principal.partner_id,
-                                                              str(input.id) if input.id else None)
+        account_id = await context(info).gateway.tenancy.create_account(input.name, principal.partner_id)
         return Account(id=strawberry.ID(account_id), name=input.name)
 
     @strawberry.mutation(description="A user without an API key (e.g. someone who signs in through an app).")
@@ -281,6 +279,12 @@ class AdminMutation:
                                 inputPath=["accountId"])
         if not input.base_url.startswith(("https://", "http://")):
             raise LedgerQLError(ErrorCode.BAD_USER_INPUT, "baseUrl must be an http(s) URL", inputPath=["baseUrl"])
+        if input.id is not None:
+            existing = await context(info).gateway.store.connection(str(input.id))
+            if existing is None or existing.account_id != owner.id:
+                # Ids are global: one of another account must look exactly like one that does not exist.
+                raise LedgerQLError(ErrorCode.NOT_FOUND, f"No connection with id {str(input.id)!r}",
+                                    inputPath=["id"])
         config = ConnectionConfig(id=str(input.id) if input.id else new_id("con"), provider=input.provider,
                                   name=input.name, base_url=input.base_url, tenant_id=input.tenant_id,
                                   token_url=input.token_url, client_id=input.client_id)
