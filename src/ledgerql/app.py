@@ -17,7 +17,7 @@ from starlette.types import Message
 from strawberry.asgi import GraphQL
 
 from ledgerql.connectors.base import cache_bypass
-from ledgerql.connectors.http import current_stats, current_tracking_id
+from ledgerql.connectors.http import current_stats, current_tracking_id, dump_json
 from ledgerql.context import RequestContext
 from ledgerql.gateway import Gateway
 from ledgerql.model.errors import ErrorCode, LedgerQLError
@@ -73,6 +73,14 @@ class GraphQLView(GraphQL[RequestContext, None]):
         if stats is not None:
             self.metrics.upstream_calls += stats.calls
         return data
+
+    def encode_json(self, data: object) -> str | bytes:
+        try:
+            return json.dumps(data, separators=(",", ":"))
+        except TypeError:
+            # A provider's raw record keeps its numbers as exact Decimals: write them as the exact JSON
+            # numbers the provider sent, never through float.
+            return dump_json(data)
 
     async def render_graphql_ide(self, request: Any) -> HTMLResponse:
         html = self.graphql_ide_html

@@ -93,3 +93,22 @@ async def test_graphiql_carries_the_demo_key(gw: GatewayHarness) -> None:
     response = await gw.client.get("/graphql", headers={"Accept": "text/html"})
     assert response.status_code == 200
     assert "Bearer test-key" in response.text
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_raw_records_come_back_with_exact_numbers(provider: str) -> None:
+    """`raw` is the provider's record as sent: its numbers stay the exact numbers it wrote (Xero's raw
+    amounts are Decimals inside; they once crashed the response encoder)."""
+    import json
+    from decimal import Decimal
+
+    async with GatewayHarness.start(sizes=BookSizes.tiny()) as gw:
+        response = await gw.post('query($c: ID!) { connection(id: $c) { invoices(first: 3) { nodes { total raw } } } }',
+                                 {"c": connection_id(provider)})
+        assert response.status_code == 200, response.text[:300]
+        body = json.loads(response.text, parse_float=Decimal)
+        assert not body.get("errors"), body.get("errors")
+        nodes = body["data"]["connection"]["invoices"]["nodes"]
+        assert nodes and all(isinstance(n["raw"], dict) and n["raw"] for n in nodes)
+        if provider == "XERO":
+            assert [Decimal(str(n["raw"]["Total"])) for n in nodes] == [Decimal(n["total"]) for n in nodes]
