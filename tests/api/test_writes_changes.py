@@ -42,6 +42,10 @@ MUTATIONS: dict[tuple[Resource, Operation], tuple[str, str]] = {
     (Resource.BILL_PAYMENTS, Operation.DELETE): ("deleteBillPayment", ""),
     (Resource.CUSTOMERS, Operation.DELETE): ("deleteCustomer", ""),
     (Resource.SUPPLIERS, Operation.DELETE): ("deleteSupplier", ""),
+    (Resource.PURCHASE_ORDERS, Operation.UPDATE): ("updatePurchaseOrder", "PurchaseOrderUpdateInput"),
+    (Resource.JOURNAL_ENTRIES, Operation.UPDATE): ("updateJournalEntry", "JournalEntryUpdateInput"),
+    (Resource.PURCHASE_ORDERS, Operation.DELETE): ("deletePurchaseOrder", ""),
+    (Resource.JOURNAL_ENTRIES, Operation.DELETE): ("deleteJournalEntry", ""),
 }
 
 
@@ -402,16 +406,3 @@ async def test_exact_contact_create_recovers_a_lost_answer_by_its_key() -> None:
                                "pageInfo { hasNextPage } } } }", {"c": conn})
         assert [n["displayName"] for n in names["connection"]["customers"]["nodes"]].count("Lost Answer BV") == 1
 
-
-async def test_xero_payment_beyond_its_allocations_is_a_typed_refusal() -> None:
-    async with GatewayHarness.start(sizes=BookSizes.tiny()) as gw:
-        r = await refs(gw, "XERO")
-        conn = connection_id("XERO")
-        invoice = await new_invoice(gw, r, conn, "INV-OVER")
-        gw.reset_counts()
-        body = await gw.execute(PAY, {"c": conn, "i": {
-            "customerId": r.customer, "accountId": r.accounts["1200"], "paymentDate": "2026-11-15", "currency": "GBP",
-            "totalAmount": "1300.00", "allocations": [{"invoiceId": invoice["id"], "amount": "1200.00"}]}})
-        assert codes(body) == ["UNSUPPORTED_BY_PROVIDER"]
-        assert body["errors"][0]["extensions"]["inputPath"] == ["input", "totalAmount"]
-        assert "overpayment" in body["errors"][0]["message"].lower()

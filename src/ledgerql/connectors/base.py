@@ -339,6 +339,12 @@ class Connector(ABC):
                             progress: WriteProgress) -> Record:
         raise unsupported(self.provider.value, resource.value, Operation.CREATE.value)
 
+    def check_write(self, resource: Resource, operation: Operation, data: dict[str, Any],
+                    current: Record | None = None) -> None:
+        """Refuse (raise) an input this provider would store as something else, before any write: `data`
+        is the create input, or for an update the input merged over `current`. Default: nothing to refuse."""
+        return None
+
     # Unified input fields (snake_case) an update may change, per resource; None: every field.
     # A provider whose API cannot change a field says so here, so it is refused before any call.
     def updatable_fields(self, resource: Resource) -> frozenset[str] | None:

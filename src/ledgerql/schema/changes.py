@@ -17,7 +17,7 @@ import ledgerql.schema.enums  # noqa: F401  (registers the model's enums with st
 from ledgerql.model.enums import Operation, Resource
 from ledgerql.schema import types as t
 from ledgerql.schema.types import context, wrap
-from ledgerql.schema.write_inputs import LineItemInput, to_data
+from ledgerql.schema.write_inputs import JournalLineInput, LineItemInput, to_data
 from ledgerql.writes.changes import perform_delete, perform_update, perform_void
 
 
@@ -46,6 +46,23 @@ class BillUpdateInput:
     line_items: list[LineItemInput] | None = None
 
 
+@strawberry.input(description="Only the fields given change; `lineItems` replaces every line.")
+class PurchaseOrderUpdateInput:
+    supplier_id: strawberry.ID | None = None
+    order_date: date | None = None
+    delivery_date: date | None = None
+    number: str | None = None
+    line_items: list[LineItemInput] | None = None
+
+
+@strawberry.input(description="Only the fields given change; `lineItems` replaces every line (and must balance).")
+class JournalEntryUpdateInput:
+    posting_date: date | None = None
+    number: str | None = None
+    description: str | None = None
+    line_items: list[JournalLineInput] | None = None
+
+
 @strawberry.type(description="The outcome of a delete.")
 class DeletePayload:
     id: strawberry.ID = strawberry.field(description="The id of the record deleted.")
@@ -59,6 +76,8 @@ _NAMES = {
     Resource.BILL_PAYMENTS: ("bill_payment", "BillPayment", t.BillPayment),
     Resource.CREDIT_NOTES: ("credit_note", "CreditNote", t.CreditNote),
     Resource.CUSTOMERS: ("customer", "Customer", t.Customer), Resource.SUPPLIERS: ("supplier", "Supplier", t.Supplier),
+    Resource.PURCHASE_ORDERS: ("purchase_order", "PurchaseOrder", t.PurchaseOrder),
+    Resource.JOURNAL_ENTRIES: ("journal_entry", "JournalEntry", t.JournalEntry),
 }
 
 
@@ -127,6 +146,10 @@ CHANGE_FIELDS: dict[str, Any] = {
                                 "create rules, and its total may not fall below what was paid."),
     "update_customer": update_field(Resource.CUSTOMERS, ContactUpdateInput, "Change a customer."),
     "update_supplier": update_field(Resource.SUPPLIERS, ContactUpdateInput, "Change a supplier."),
+    "update_purchase_order": update_field(Resource.PURCHASE_ORDERS, PurchaseOrderUpdateInput,
+                                          "Change a purchase order; the result must still pass the create rules."),
+    "update_journal_entry": update_field(Resource.JOURNAL_ENTRIES, JournalEntryUpdateInput,
+                                         "Change a journal entry; its lines must still balance per currency."),
     "void_invoice": void_field(Resource.INVOICES, "Void an invoice with nothing paid or credited: it stays, with "
                                "status VOIDED and balance 0."),
     "void_bill": void_field(Resource.BILLS, "Void a bill with nothing paid: it stays, with status VOIDED and "
@@ -143,4 +166,6 @@ CHANGE_FIELDS: dict[str, Any] = {
                                         "owed again."),
     "delete_customer": delete_field(Resource.CUSTOMERS, "Delete a customer that no document refers to."),
     "delete_supplier": delete_field(Resource.SUPPLIERS, "Delete a supplier that no document refers to."),
+    "delete_purchase_order": delete_field(Resource.PURCHASE_ORDERS, "Delete a purchase order."),
+    "delete_journal_entry": delete_field(Resource.JOURNAL_ENTRIES, "Delete a journal entry."),
 }

@@ -11,11 +11,11 @@ import strawberry
 from strawberry.types import Info
 
 import ledgerql.schema.enums  # noqa: F401  (registers the model's enums with strawberry first)
-from ledgerql.model.enums import Operation, PostingType, Resource
+from ledgerql.model.enums import Operation, Resource
 from ledgerql.schema import types as t
 from ledgerql.schema.changes import CHANGE_FIELDS
 from ledgerql.schema.types import context, wrap
-from ledgerql.schema.write_inputs import LineItemInput, to_data
+from ledgerql.schema.write_inputs import JournalLineInput, LineItemInput, to_data
 from ledgerql.writes.service import perform_create
 
 
@@ -83,15 +83,6 @@ class ExpenseInput:
     line_items: list[LineItemInput]
     supplier_id: strawberry.ID | None = None
     number: str | None = None
-
-
-@strawberry.input
-class JournalLineInput:
-    account_id: strawberry.ID
-    type: PostingType
-    amount: Decimal
-    description: str | None = None
-    tracking_category_ids: list[strawberry.ID] | None = None
 
 
 @strawberry.input

@@ -6,6 +6,8 @@ from typing import Any
 
 import strawberry
 
+from ledgerql.model.enums import PostingType
+
 
 @strawberry.input
 class LineItemInput:
@@ -18,6 +20,14 @@ class LineItemInput:
     tax_rate_id: strawberry.ID | None = None
     tracking_category_ids: list[strawberry.ID] | None = None
 
+
+@strawberry.input
+class JournalLineInput:
+    account_id: strawberry.ID
+    type: PostingType
+    amount: Decimal
+    description: str | None = None
+    tracking_category_ids: list[strawberry.ID] | None = None
 
 
 def to_data(value: Any) -> Any:

@@ -29,7 +29,9 @@ from ledgerql.writes.validation import ValidationFailed, validate
 # Update input field → the field of the create input it replaces (schema names, for input paths).
 _PATH_NAMES = {"display_name": "displayName", "company_name": "companyName", "email": "email",
                "customer_id": "customerId", "supplier_id": "supplierId", "invoice_date": "invoiceDate",
-               "bill_date": "billDate", "due_date": "dueDate", "number": "number", "line_items": "lineItems"}
+               "bill_date": "billDate", "due_date": "dueDate", "number": "number", "line_items": "lineItems",
+               "order_date": "orderDate", "delivery_date": "deliveryDate", "posting_date": "postingDate",
+               "description": "description"}
 _PARTY = {Resource.INVOICES: "customer_id", Resource.BILLS: "supplier_id"}
 
 
@@ -58,6 +60,16 @@ def input_of(resource: Resource, record: m.Record) -> dict[str, Any]:
         return {"supplier_id": record.supplier_id, "bill_date": record.bill_date, "due_date": record.due_date,
                 "currency": record.currency, "number": record.number, "exchange_rate": record.exchange_rate,
                 "line_items": [_line_input(x) for x in record.line_items]}
+    if isinstance(record, m.PurchaseOrder):
+        return {"supplier_id": record.supplier_id, "order_date": record.order_date,
+                "delivery_date": record.delivery_date, "currency": record.currency, "number": record.number,
+                "line_items": [_line_input(x) for x in record.line_items]}
+    if isinstance(record, m.JournalEntry):
+        return {"posting_date": record.posting_date, "currency": record.currency, "number": record.number,
+                "description": record.description, "journal_id": record.journal_id,
+                "line_items": [{"account_id": x.account_id, "type": x.type, "amount": x.amount,
+                                "description": x.description, "tracking_category_ids": list(x.tracking_category_ids)}
+                               for x in record.line_items]}
     raise LedgerQLError(ErrorCode.UNSUPPORTED_BY_PROVIDER, f"{resource.value} cannot be updated")
 
 
@@ -178,6 +190,7 @@ async def perform_update(*, connector: Connector, loaders: Loaders, store: Idemp
         raise LedgerQLError(ErrorCode.BAD_USER_INPUT, f"{resource.value[:-1]} {current.id} is voided and cannot "
                             "be changed", inputPath=["id"])
     merged = {**input_of(resource, current), **changes}
+    connector.check_write(resource, Operation.UPDATE, merged, current)
     currency = await base_currency(connector) if resource in (Resource.INVOICES, Resource.BILLS) else None
     problems: list[LedgerQLError] = []
     try:

@@ -141,6 +141,7 @@ async def perform_create(*, connector: Connector, loaders: Loaders, store: Idemp
     if idempotency_key is not None and not (1 <= len(idempotency_key) <= 128):
         raise LedgerQLError(ErrorCode.BAD_USER_INPUT, "idempotencyKey must be 1 to 128 characters",
                             argument="idempotencyKey")
+    connector.check_write(resource, Operation.CREATE, data)
     connection_id = connector.config.id
     operation = f"create:{resource.value}"
     digest = input_hash(operation, data)
@@ -160,7 +161,8 @@ async def perform_create(*, connector: Connector, loaders: Loaders, store: Idemp
 
     currency = await base_currency(connector) if resource in (
         Resource.INVOICES, Resource.BILLS, Resource.CREDIT_NOTES) else None
-    checker = await validate(resource, data, loaders, connection_id, currency)
+    resumed = existing is not None and bool(existing.progress.get("attempted"))
+    checker = await validate(resource, data, loaders, connection_id, currency, resumed=resumed)
     record = build_record(resource, data, checker)
     if dry_run:
         return WriteResult(record=None, dry_run=True)

@@ -169,7 +169,9 @@ def _allocations(checker: Checker, data: dict[str, Any], document: Resource, id_
 
 
 def _allocation_limits(checker: Checker, data: dict[str, Any], document: Resource, party_key: str,
-                       id_name: str, currency: str) -> None:
+                       id_name: str, currency: str, resumed: bool = False) -> None:
+    """Each allocation fits what its document still owes (unless `resumed`: this very write already
+    applied part of it upstream, so what is owed now no longer tells)."""
     owed: dict[str, Decimal] = {}
     for index, allocation in enumerate(data.get("allocations") or []):
         doc = checker.get(document, allocation.get("document_id"))
@@ -182,15 +184,16 @@ def _allocation_limits(checker: Checker, data: dict[str, Any], document: Resourc
             checker.fail(path, f"{doc.number or doc.id} is in {doc.currency}, not {currency}")
         remaining = owed.setdefault(doc.id, doc.balance)
         amount = allocation.get("amount") or Decimal(0)
-        if amount > remaining:
+        if amount > remaining and not resumed:
             checker.fail(["allocations", index, "amount"],
                          f"{amount} is more than the {remaining} {doc.number or doc.id} still owes")
         owed[doc.id] = remaining - amount
 
 
 async def validate(resource: Resource, data: dict[str, Any], loaders: Loaders, connection_id: str,
-                   base_currency: str | None) -> Checker:
-    """Check one create input; raise ValidationFailed with every problem, or return the loaded references."""
+                   base_currency: str | None, resumed: bool = False) -> Checker:
+    """Check one create input; raise ValidationFailed with every problem, or return the loaded references.
+    `resumed`: an earlier attempt under the same idempotency key passed these checks and wrote part of it."""
     checker = Checker(loaders=loaders, connection_id=connection_id)
     currency = data.get("currency")
     _currency(checker, currency, ["currency"])
@@ -267,12 +270,12 @@ async def validate(resource: Resource, data: dict[str, Any], loaders: Loaders, c
         _bank_account(checker, data, currency)
     if resource == Resource.PAYMENTS:
         _bank_account(checker, data, currency)
-        _allocation_limits(checker, data, Resource.INVOICES, "customer_id", "invoiceId", currency or "")
+        _allocation_limits(checker, data, Resource.INVOICES, "customer_id", "invoiceId", currency or "", resumed)
     if resource == Resource.BILL_PAYMENTS:
         _bank_account(checker, data, currency)
-        _allocation_limits(checker, data, Resource.BILLS, "supplier_id", "billId", currency or "")
+        _allocation_limits(checker, data, Resource.BILLS, "supplier_id", "billId", currency or "", resumed)
     if resource == Resource.CREDIT_NOTES:
-        _allocation_limits(checker, data, Resource.INVOICES, "customer_id", "invoiceId", currency or "")
+        _allocation_limits(checker, data, Resource.INVOICES, "customer_id", "invoiceId", currency or "", resumed)
     checker.raise_if_failed()
     return checker
 

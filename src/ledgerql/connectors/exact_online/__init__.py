@@ -443,7 +443,9 @@ class ExactOnlineConnector(wr.ExactWrites):
             body = wr.entry(party_field="Customer" if sales else "Supplier",
                             party=record.customer_id if isinstance(record, m.Invoice) else record.supplier_id,
                             entry_date=record.invoice_date if isinstance(record, m.Invoice) else record.bill_date,
-                            due_date=record.due_date, currency=record.currency, rate=record.exchange_rate,
+                            due_date=record.due_date if isinstance(record, m.Invoice) else
+                            self.bill_due_date(record.bill_date, record.due_date),
+                            currency=record.currency, rate=record.exchange_rate,
                             number=record.number, lines=record.line_items,
                             lines_name="SalesEntryLines" if sales else "PurchaseEntryLines", dims=self.dims, key=key)
             ident = await self._post(SALES_ENTRIES if sales else PURCHASE_ENTRIES, body, "EntryID")

@@ -8,14 +8,14 @@ entries and orders, `Notes` of bank and general journal lines) as `KEY_PREFIX + 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 from ledgerql.connectors.base import Connector
 from ledgerql.connectors.exact_online.convert import Dimensions
 from ledgerql.model import entities as m
-from ledgerql.model.enums import PostingType, Resource
+from ledgerql.model.enums import Operation, PostingType, Resource
 from ledgerql.model.errors import ErrorCode, LedgerQLError
 
 KEY_PREFIX = "ledgerql-key:"
@@ -184,6 +184,31 @@ class ExactWrites(Connector):
 
     def updatable_fields(self, resource: Resource) -> frozenset[str] | None:
         return UPDATABLE.get(resource, frozenset())
+
+    def bill_due_date(self, bill_date: date, due_date: date | None) -> date:
+        """The due date a bill is written with: the one given, else the bill date plus the mapping's
+        `bill_default_due_days`. Never left to Exact's own default (the supplier's payment condition,
+        which may be "immediate"), so that what is written is what was checked."""
+        if due_date is not None:
+            return due_date
+        return bill_date + timedelta(days=int(self.mapping.quirks.get("bill_default_due_days", 30)))
+
+    def check_write(self, resource: Resource, operation: Operation, data: dict[str, Any],
+                    current: m.Record | None = None) -> None:
+        """A purchase entry due on its entry date IS an expense on Exact (the read side lists it as one, not
+        as a bill), so a bill due on its bill date would silently turn into an expense: refused."""
+        if resource != Resource.BILLS or not isinstance(data.get("bill_date"), date):
+            return
+        given = data.get("due_date")
+        if self.bill_due_date(data["bill_date"], given) != data["bill_date"]:
+            return
+        why = "is" if given is not None else "would default to"
+        raise LedgerQLError(
+            ErrorCode.BAD_USER_INPUT,
+            f"On Exact Online a purchase entry due on its entry date is an expense, not a bill: this bill's due "
+            f"date {why} its bill date {data['bill_date'].isoformat()}. Use createExpense for an already-paid "
+            "purchase, or give a due date after the bill date.", inputPath=["input", "dueDate"],
+            provider="EXACT_ONLINE")
 
     def _forget(self, resource: Resource, ident: str) -> None:
         self._by_id_cache.pop((resource, ident), None)

@@ -165,6 +165,8 @@ UPDATABLE: dict[Resource, frozenset[str]] = {
     Resource.BILLS: frozenset({"number", "bill_date", "due_date"}),
     Resource.CUSTOMERS: frozenset({"display_name", "company_name", "email"}),
     Resource.SUPPLIERS: frozenset({"display_name", "company_name", "email"}),
+    Resource.PURCHASE_ORDERS: frozenset({"number", "order_date", "delivery_date"}),
+    Resource.JOURNAL_ENTRIES: frozenset({"number", "posting_date", "description"}),
 }
 
 
@@ -179,6 +181,12 @@ def patch_body(record: m.Record, changed: frozenset[str]) -> dict[str, Any]:
         fields = {"number": ("tranId", record.number), "invoice_date": ("tranDate", issued.isoformat()),
                   "bill_date": ("tranDate", issued.isoformat()),
                   "due_date": ("dueDate", record.due_date.isoformat() if record.due_date else None)}
+    elif isinstance(record, m.PurchaseOrder):
+        fields = {"number": ("tranId", record.number), "order_date": ("tranDate", record.order_date.isoformat()),
+                  "delivery_date": ("dueDate", record.delivery_date.isoformat() if record.delivery_date else None)}
+    elif isinstance(record, m.JournalEntry):
+        fields = {"number": ("tranId", record.number), "posting_date": ("tranDate", record.posting_date.isoformat()),
+                  "description": ("memo", record.description)}
     else:
         return body
     for name in changed:

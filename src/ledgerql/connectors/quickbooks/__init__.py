@@ -603,7 +603,7 @@ class QuickBooksConnector(Connector):
         """A sparse update under the SyncToken the record was read with. Stale (another app changed it
         since: QBO error 5010) → read the record again and retry once with its new SyncToken."""
         build = PayloadBuilder({}, self.convert.department_dim["prefix"], self.convert.location_dim["prefix"])
-        if isinstance(record, m.Invoice | m.Bill):
+        if isinstance(record, m.Invoice | m.Bill | m.PurchaseOrder):
             build.items = await self._items()  # the body is built whole; lines are dropped when unchanged
         if isinstance(record, m.Customer | m.Supplier):
             body = build.contact(record)
@@ -611,6 +611,10 @@ class QuickBooksConnector(Connector):
             body = build.invoice(record)
         elif isinstance(record, m.Bill):
             body = build.bill(record)
+        elif isinstance(record, m.PurchaseOrder):
+            body = build.purchase_order(record)
+        elif isinstance(record, m.JournalEntry):
+            body = build.journal_entry(record)
         else:
             return await super().update_record(resource, record, current, changed=changed,
                                                idempotency_key=idempotency_key)

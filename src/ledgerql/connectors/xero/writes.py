@@ -25,6 +25,7 @@ _DOCUMENT_TYPES = {Resource.INVOICES: "ACCREC", Resource.BILLS: "ACCPAY"}
 _PAYMENT_TYPES = frozenset({Resource.PAYMENTS, Resource.BILL_PAYMENTS})
 # Where a record's Status is set (void, delete): resource → (path, collection, id field).
 _STATUS_PATHS = {Resource.INVOICES: ("/Invoices", "Invoices", "InvoiceID"),
+                 Resource.PURCHASE_ORDERS: ("/PurchaseOrders", "PurchaseOrders", "PurchaseOrderID"),
                  Resource.BILLS: ("/Invoices", "Invoices", "InvoiceID"),
                  Resource.CREDIT_NOTES: ("/CreditNotes", "CreditNotes", "CreditNoteID"),
                  Resource.PAYMENTS: ("/Payments", "Payments", "PaymentID"),
@@ -73,7 +74,7 @@ class XeroWrites(Connector):
                                      await self._journal_body(record), idempotency_key)
         elif resource in _PAYMENT_TYPES:
             assert isinstance(record, m.Payment | m.BillPayment)
-            new_id = await self._create_payment(record, idempotency_key)
+            new_id = await self._create_payment(record, idempotency_key, progress)
         else:
             return await super().create_record(resource, record, idempotency_key=idempotency_key, progress=progress)
         created = self._created.pop(new_id, None)
@@ -233,21 +234,13 @@ class XeroWrites(Connector):
                 "Date": record.posting_date.isoformat(), "Status": "POSTED", "LineAmountTypes": "NoTax",
                 "JournalLines": lines}
 
-    async def _create_payment(self, record: m.Payment | m.BillPayment, idempotency_key: str | None) -> str:
+    async def _create_payment(self, record: m.Payment | m.BillPayment, idempotency_key: str | None,
+                              progress: WriteProgress) -> str:
         """One document: a Payment. Several: a BatchPayment (one bank line, one Payment per document).
-
-        Money beyond the allocations is, in Xero, not a payment at all but an Overpayment: a separate
-        RECEIVE-/SPEND-OVERPAYMENT bank transaction whose credit is allocated later. This connector does
-        not create one (it would be two Xero objects with their own lifecycle behind one unified payment),
-        so such a payment is refused, before any write, with UNSUPPORTED_BY_PROVIDER."""
+        More money than the allocations: an Overpayment (see `_create_overpayment`)."""
         allocated = sum((a.amount for a in record.allocations), Decimal(0))
-        if not record.allocations or allocated != record.total_amount:
-            raise LedgerQLError(ErrorCode.UNSUPPORTED_BY_PROVIDER,
-                                f"Xero records money beyond what is allocated to invoices or bills as an "
-                                f"overpayment (a separate bank transaction), which LedgerQL does not create: "
-                                f"allocate the whole payment (allocations total {allocated}, payment "
-                                f"{record.total_amount})", provider="XERO", resource="payments",
-                                operation="create", inputPath=["input", "totalAmount"])
+        if not record.allocations or allocated < record.total_amount:
+            return await self._create_overpayment(record, idempotency_key, progress)
         account = {"AccountID": record.account_id}
         when = record.payment_date.isoformat()
         if len(record.allocations) == 1:
@@ -261,11 +254,57 @@ class XeroWrites(Connector):
                                               for a in record.allocations]}
         return await self._put("/BatchPayments", "BatchPayments", "BatchPaymentID", batch, idempotency_key)
 
+    async def _create_overpayment(self, record: m.Payment | m.BillPayment, idempotency_key: str | None,
+                                  progress: WriteProgress) -> str:
+        """Xero keeps money beyond what a contact owed as an Overpayment, which is how a read shows such a
+        payment (total = the money moved, allocations = what was applied). Two steps, as Xero's API has it:
+        a RECEIVE-/SPEND-OVERPAYMENT bank transaction for the whole amount (one line, no account, no tax),
+        then `PUT Overpayments/{id}/Allocations` for the documents. The OverpaymentID is recorded between
+        them, so a retry under the same key allocates instead of receiving the money twice; each step also
+        carries its own Xero Idempotency-Key, so a step whose answer was lost is replayed, not repeated."""
+        receipt = isinstance(record, m.Payment)
+        overpayment_id = progress.get("overpayment_id")
+        if not overpayment_id:
+            party = record.customer_id if isinstance(record, m.Payment) else record.supplier_id
+            body: dict[str, Any] = {
+                "Type": "RECEIVE-OVERPAYMENT" if receipt else "SPEND-OVERPAYMENT", "Contact": {"ContactID": party},
+                "BankAccount": {"AccountID": record.account_id}, "Date": record.payment_date.isoformat(),
+                "Status": "AUTHORISED", "LineAmountTypes": "NoTax", "CurrencyCode": record.currency,
+                "LineItems": [{"Description": record.reference or ("Payment received" if receipt else "Payment made"),
+                               "LineAmount": record.total_amount}]}
+            if record.reference:
+                body["Reference"] = record.reference
+            items = await self._send("/BankTransactions", "BankTransactions", {"BankTransactions": [body]},
+                                     idempotency_key)
+            overpayment_id = items[0].get("OverpaymentID")
+            if not overpayment_id:
+                raise LedgerQLError(ErrorCode.UPSTREAM_ERROR, "Xero created the overpayment's bank transaction "
+                                    f"{items[0].get('BankTransactionID')} without an OverpaymentID", provider="XERO")
+            overpayment_id = str(overpayment_id)
+            await progress.mark("overpayment_id", overpayment_id)
+        if record.allocations and not progress.get("allocated"):
+            allocations = [{"Invoice": {"InvoiceID": a.document_id}, "Amount": a.amount,
+                            "Date": record.payment_date.isoformat()} for a in record.allocations]
+            try:
+                await self._send(f"/Overpayments/{overpayment_id}/Allocations", "Allocations",
+                                 {"Allocations": allocations},
+                                 f"{idempotency_key}:allocations" if idempotency_key else None)
+            except LedgerQLError as error:
+                # Half written: say what exists upstream, so nobody pays again to "fix" it.
+                error.extensions.setdefault("written", {"overpaymentId": overpayment_id, "allocated": False})
+                raise
+            await progress.mark("allocated", True)
+        self._links.clear()
+        return str(overpayment_id)
+
     # -- updates, voids, deletes -----------------------------------------------------------------
     def updatable_fields(self, resource: Resource) -> frozenset[str] | None:
         # A Xero contact has one name (no separate company name).
         if resource in (Resource.CUSTOMERS, Resource.SUPPLIERS):
             return frozenset({"display_name", "email"})
+        # A manual journal has no number (its narration is the description).
+        if resource == Resource.JOURNAL_ENTRIES:
+            return frozenset({"posting_date", "description", "line_items"})
         return None
 
     async def update_record(self, resource: Resource, record: m.Record, current: m.Record, *,
@@ -285,6 +324,19 @@ class XeroWrites(Connector):
                 body.pop("LineAmountTypes", None)
             body["InvoiceID"] = current.id
             path, collection = "/Invoices", "Invoices"
+        elif isinstance(record, m.PurchaseOrder):
+            body = {k: v for k, v in (await self._purchase_order_body(record)).items()
+                    if k not in ("Status", "CurrencyCode")}
+            if "line_items" not in changed:
+                body.pop("LineItems", None)
+                body.pop("LineAmountTypes", None)
+            body["PurchaseOrderID"] = current.id
+            path, collection = "/PurchaseOrders", "PurchaseOrders"
+        elif isinstance(record, m.JournalEntry):
+            # The merged entry is sent whole (a posted manual journal is replaced line for line).
+            body = {k: v for k, v in (await self._journal_body(record)).items() if k != "Status"}
+            body["ManualJournalID"] = current.id
+            path, collection = "/ManualJournals", "ManualJournals"
         else:
             return await super().update_record(resource, record, current, changed=changed,
                                                idempotency_key=idempotency_key)

@@ -68,6 +68,8 @@ LISTING: dict[str, dict[str, bool]] = {
 #: collections that take PUT (create) and POST (create or update)
 WRITABLE = ("Contacts", "Invoices", "CreditNotes", "Payments", "BatchPayments", "BankTransactions",
             "PurchaseOrders", "ManualJournals")
+#: bank transaction types that are overpayments (created on BankTransactions, allocated on Overpayments)
+OVERPAYMENT_TYPES = ("RECEIVE-OVERPAYMENT", "SPEND-OVERPAYMENT")
 #: number fields that stand in for the id in GET /{collection}/{number}
 NUMBERS = {"Invoices": "InvoiceNumber", "CreditNotes": "CreditNoteNumber", "PurchaseOrders": "PurchaseOrderNumber",
            "Contacts": "ContactNumber"}
@@ -97,6 +99,7 @@ class XeroEmulator(Emulator):
             Route("/connections", self.connections, methods=["GET"]),
             Route(f"{API}/Organisation", self.api(self.organisation), methods=["GET"]),
             Route(f"{API}/CreditNotes/{{record_id}}/Allocations", self.api(self.allocations), methods=["PUT"]),
+            Route(f"{API}/Overpayments/{{record_id}}/Allocations", self.api(self.allocations), methods=["PUT"]),
             Route(f"{API}/{{collection}}", self.api(self.collection), methods=["GET", "PUT", "POST"]),
             Route(f"{API}/{{collection}}/{{record_id}}", self.api(self.item), methods=["GET", "POST"]),
         ]
@@ -419,6 +422,8 @@ class XeroEmulator(Emulator):
             return writer.plan_contact(item, existing)
         if name == "ManualJournals":
             return writer.plan_manual_journal(item, existing)
+        if name == "BankTransactions" and str(item.get("Type") or (existing or {}).get("Type")) in OVERPAYMENT_TYPES:
+            return writer.plan_overpayment(item, existing)
         return writer.plan_document(name, item, existing)
 
     @staticmethod
@@ -433,7 +438,9 @@ class XeroEmulator(Emulator):
         return element
 
     async def allocations(self, request: Request, store: Store) -> Response:
-        note = self.find(store, "CreditNotes", request.path_params["record_id"])
+        """PUT CreditNotes/{id}/Allocations or Overpayments/{id}/Allocations: their credit applied to documents."""
+        owner = "Overpayments" if "/Overpayments/" in request.url.path else "CreditNotes"
+        note = self.find(store, owner, request.path_params["record_id"])
         if note is None:
             return self.error_404(request)
         body = await request.body()

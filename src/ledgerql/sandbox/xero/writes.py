@@ -506,8 +506,12 @@ class Writer:
         return errors, commit
 
     def plan_allocation(self, note: dict[str, Any], item: dict[str, Any], pending: dict[str, Decimal]) -> Plan:
+        """One allocation of a credit note's or an overpayment's remaining credit to a document of the
+        same contact and side (`note` is a CreditNote or an Overpayment)."""
         errors: list[str] = []
         store = self.store
+        overpayment = "OverpaymentID" in note
+        label = "overpayment" if overpayment else "credit note"
         ref = item.get("Invoice")
         doc = None
         if isinstance(ref, dict) and ref.get("InvoiceID") and is_guid(str(ref["InvoiceID"])):
@@ -520,22 +524,22 @@ class Writer:
             errors.append("Amount must be specified.")
             amount = ZERO
         if note["Status"] != "AUTHORISED":
-            errors.append("Credit note not of valid status for allocation.")
+            errors.append(f"{label.capitalize()} not of valid status for allocation.")
         already = pending.get("credit", ZERO)
         if amount <= 0:
             errors.append("Amount must be greater than zero.")
         elif amount + already > note["RemainingCredit"]:
-            errors.append("The amount being allocated exceeds the remaining credit on this credit note.")
+            errors.append(f"The amount being allocated exceeds the remaining credit on this {label}.")
         if doc is not None:
-            expected = "ACCREC" if note["Type"] == "ACCRECCREDIT" else "ACCPAY"
+            expected = "ACCREC" if note["Type"] in ("ACCRECCREDIT", "RECEIVE-OVERPAYMENT") else "ACCPAY"
             if doc["Type"] != expected or doc["Contact"]["ContactID"] != note["Contact"]["ContactID"]:
-                errors.append("The credit note and the invoice must be for the same contact and of matching type.")
+                errors.append(f"The {label} and the invoice must be for the same contact and of matching type.")
             elif doc["Status"] != "AUTHORISED":
                 errors.append(NOT_VALID_STATUS)
             elif amount > doc["AmountDue"] - pending.get(doc["InvoiceID"], ZERO):
                 errors.append("The amount being allocated exceeds the amount outstanding on the invoice.")
             elif doc["CurrencyCode"] != note["CurrencyCode"]:
-                errors.append("The credit note and the invoice must be in the same currency.")
+                errors.append(f"The {label} and the invoice must be in the same currency.")
         on = self._date(item, "Date", errors, self.today)
         if errors:
             return errors, _nothing
@@ -552,17 +556,75 @@ class Writer:
                 note["Status"] = "PAID"
             note["UpdatedDateUTC"] = self.now
             doc["AmountCredited"] += amount
-            doc["CreditNotes"].append({"CreditNoteID": note["CreditNoteID"], "CreditNoteNumber":
-                                       note["CreditNoteNumber"], "ID": note["CreditNoteID"], "AppliedAmount": amount,
-                                       "Date": on, "DateString": date_string(on), "Total": note["Total"]})
+            if overpayment:
+                doc["Overpayments"].append({"OverpaymentID": note["OverpaymentID"], "ID": note["OverpaymentID"],
+                                            "AppliedAmount": amount, "Date": on, "DateString": date_string(on),
+                                            "Total": note["Total"]})
+                source: dict[str, Any] = {"OverpaymentID": note["OverpaymentID"], "ID": note["OverpaymentID"],
+                                          "RemainingCredit": note["RemainingCredit"]}
+            else:
+                doc["CreditNotes"].append({"CreditNoteID": note["CreditNoteID"], "CreditNoteNumber":
+                                           note["CreditNoteNumber"], "ID": note["CreditNoteID"],
+                                           "AppliedAmount": amount, "Date": on, "DateString": date_string(on),
+                                           "Total": note["Total"]})
+                source = {"CreditNoteID": note["CreditNoteID"], "ID": note["CreditNoteID"],
+                          "CreditNoteNumber": note["CreditNoteNumber"], "RemainingCredit": note["RemainingCredit"]}
             self._settle(doc, on)
             invoice_ref: dict[str, Any] = allocation["Invoice"]
             return {**allocation, "Invoice": {**invoice_ref, "AmountDue": doc["AmountDue"],
                                               "Status": doc["Status"]},
-                    "CreditNote": {"CreditNoteID": note["CreditNoteID"], "ID": note["CreditNoteID"],
-                                   "CreditNoteNumber": note["CreditNoteNumber"],
-                                   "RemainingCredit": note["RemainingCredit"]},
-                    "ValidationErrors": []}
+                    "Overpayment" if overpayment else "CreditNote": source, "ValidationErrors": []}
+
+        return errors, commit
+
+    # -- overpayments ----------------------------------------------------------------------------
+    def plan_overpayment(self, item: dict[str, Any], existing: dict[str, Any] | None) -> Plan:
+        """A RECEIVE-/SPEND-OVERPAYMENT bank transaction: money received from (or paid to) a contact
+        beyond what it owed. Xero's rules: one line, no account code (Xero codes it to the receivables
+        or payables control account), no tax; it is not changed once created (only allocated). Creating
+        it also creates the Overpayment (its `OverpaymentID` is on the bank transaction)."""
+        if existing is not None:
+            return ["An overpayment cannot be modified; allocate its remaining credit instead."], _nothing
+        errors: list[str] = []
+        store = self.store
+        kind = str(item.get("Type"))
+        contact = self._contact(item, errors, None)
+        currency = self._currency(item, contact, errors, None)
+        issued = self._date(item, "Date", errors, self.today)
+        status = str(item.get("Status") or "AUTHORISED")
+        if status != "AUTHORISED":
+            errors.append(f"The status '{status}' is not valid for an overpayment.")
+        raw_lines = item.get("LineItems")
+        if not isinstance(raw_lines, list) or len(raw_lines) != 1:
+            errors.append("An overpayment must have exactly one line item.")
+            raw_lines = (raw_lines or [])[:1] if isinstance(raw_lines, list) else []
+        elif isinstance(raw_lines[0], dict) and (raw_lines[0].get("AccountCode") or raw_lines[0].get("AccountID")):
+            errors.append("An account code cannot be specified on an overpayment line item.")
+        lines, _, _, total = self._lines(raw_lines, errors, "NoTax", need_account=False)
+        if lines and total <= 0:
+            errors.append("The overpayment total must be greater than zero.")
+        ref = item.get("BankAccount")
+        bank = store.account_by(ref) if isinstance(ref, dict) else None
+        if bank is None or bank["Type"] != "BANK":
+            errors.append("A valid BankAccount must be specified.")
+        if errors:
+            return errors, _nothing
+        assert contact is not None and issued is not None and bank is not None
+
+        def commit() -> dict[str, Any]:
+            common: dict[str, Any] = {
+                "Type": kind, "Reference": str(item.get("Reference") or ""), "Contact": store.contact_summary(contact),
+                "DateString": date_string(issued), "Date": issued, "Status": "AUTHORISED", "LineAmountTypes": "NoTax",
+                "LineItems": lines, "SubTotal": total, "TotalTax": ZERO, "Total": total, "UpdatedDateUTC": self.now,
+                "CurrencyCode": currency, "CurrencyRate": currency_rate(currency, store.base_currency),
+                "BankAccount": {"AccountID": bank["AccountID"], "Code": bank["Code"], "Name": bank["Name"]},
+                "HasAttachments": False}
+            overpayment_id = new_guid()
+            store.put("Overpayments", {**common, "OverpaymentID": overpayment_id, "ID": overpayment_id,
+                                       "RemainingCredit": total, "Allocations": [], "Payments": []})
+            contact["IsCustomer" if kind == "RECEIVE-OVERPAYMENT" else "IsSupplier"] = True
+            return store.put("BankTransactions", {**common, "BankTransactionID": new_guid(),
+                                                  "OverpaymentID": overpayment_id, "IsReconciled": False})
 
         return errors, commit
 
