@@ -46,7 +46,13 @@ MUTATIONS: dict[tuple[Resource, Operation], tuple[str, str]] = {
     (Resource.JOURNAL_ENTRIES, Operation.UPDATE): ("updateJournalEntry", "JournalEntryUpdateInput"),
     (Resource.PURCHASE_ORDERS, Operation.DELETE): ("deletePurchaseOrder", ""),
     (Resource.JOURNAL_ENTRIES, Operation.DELETE): ("deleteJournalEntry", ""),
+    (Resource.CREDIT_NOTES, Operation.UPDATE): ("updateCreditNote", "CreditNoteUpdateInput"),
+    (Resource.PAYMENTS, Operation.UPDATE): ("updatePayment", "PaymentUpdateInput"),
+    (Resource.BILL_PAYMENTS, Operation.UPDATE): ("updateBillPayment", "PaymentUpdateInput"),
+    (Resource.EXPENSES, Operation.UPDATE): ("updateExpense", "ExpenseUpdateInput"),
 }
+# One field each kind of update input has.
+_ONE_FIELD = {"ContactUpdateInput": {"displayName": "X"}, "PaymentUpdateInput": {"reference": "X"}}
 
 
 def supports(provider: str, resource: Resource, operation: Operation) -> bool:
@@ -200,8 +206,8 @@ async def test_unsupported_operations_answer_before_any_upstream_call(provider: 
                 continue
             args = "$c: ID!, $i: " + input_type + "!" if input_type else "$c: ID!"
             extra = ", input: $i" if input_type else ""
-            variables: dict[str, Any] = {"c": conn, "i": {"number": "X"} if "Contact" not in input_type else
-                                         {"displayName": "X"}} if input_type else {"c": conn}
+            variables: dict[str, Any] = {"c": conn, "i": _ONE_FIELD.get(input_type, {"number": "X"})} \
+                if input_type else {"c": conn}
             gw.reset_counts()
             body = await gw.execute(f"mutation({args}) {{ {name}(connectionId: $c, id: \"1\"{extra}) "
                                     "{ __typename } }", variables)

@@ -63,6 +63,26 @@ class JournalEntryUpdateInput:
     line_items: list[JournalLineInput] | None = None
 
 
+@strawberry.input(description="Only the fields given change; `lineItems` replaces every line (allocations stay).")
+class CreditNoteUpdateInput:
+    issue_date: date | None = None
+    number: str | None = None
+    line_items: list[LineItemInput] | None = None
+
+
+@strawberry.input(description="Only the fields given change; the amount and its allocations stay as they are.")
+class PaymentUpdateInput:
+    payment_date: date | None = None
+    reference: str | None = None
+
+
+@strawberry.input(description="Only the fields given change; `lineItems` replaces every line.")
+class ExpenseUpdateInput:
+    transaction_date: date | None = None
+    number: str | None = None
+    line_items: list[LineItemInput] | None = None
+
+
 @strawberry.type(description="The outcome of a delete.")
 class DeletePayload:
     id: strawberry.ID = strawberry.field(description="The id of the record deleted.")
@@ -78,6 +98,7 @@ _NAMES = {
     Resource.CUSTOMERS: ("customer", "Customer", t.Customer), Resource.SUPPLIERS: ("supplier", "Supplier", t.Supplier),
     Resource.PURCHASE_ORDERS: ("purchase_order", "PurchaseOrder", t.PurchaseOrder),
     Resource.JOURNAL_ENTRIES: ("journal_entry", "JournalEntry", t.JournalEntry),
+    Resource.EXPENSES: ("expense", "Expense", t.Expense),
 }
 
 
@@ -101,6 +122,7 @@ def update_field(resource: Resource, input_type: Any, description: str) -> Any:
                       idempotency_key: str | None = None, dry_run: bool = False) -> payload_type | None:  # type: ignore[valid-type]
         ctx = context(info)
         connector = ctx.writer(str(connection_id), resource)
+        ctx.note_fallback(connector, resource, Operation.UPDATE)
         result = await perform_update(connector=connector, loaders=ctx.loaders.trusted(), store=ctx.gateway.idempotency,
                                       resource=resource, record_id=str(id), data=to_data(input),
                                       idempotency_key=idempotency_key, dry_run=dry_run)
@@ -150,6 +172,13 @@ CHANGE_FIELDS: dict[str, Any] = {
                                           "Change a purchase order; the result must still pass the create rules."),
     "update_journal_entry": update_field(Resource.JOURNAL_ENTRIES, JournalEntryUpdateInput,
                                          "Change a journal entry; its lines must still balance per currency."),
+    "update_credit_note": update_field(Resource.CREDIT_NOTES, CreditNoteUpdateInput, "Change a credit note; its "
+                                       "total may not fall below what is already allocated."),
+    "update_payment": update_field(Resource.PAYMENTS, PaymentUpdateInput, "Change a payment's date or reference."),
+    "update_bill_payment": update_field(Resource.BILL_PAYMENTS, PaymentUpdateInput, "Change a bill payment's date "
+                                        "or reference."),
+    "update_expense": update_field(Resource.EXPENSES, ExpenseUpdateInput, "Change an expense; the result must still "
+                                   "pass the create rules."),
     "void_invoice": void_field(Resource.INVOICES, "Void an invoice with nothing paid or credited: it stays, with "
                                "status VOIDED and balance 0."),
     "void_bill": void_field(Resource.BILLS, "Void a bill with nothing paid: it stays, with status VOIDED and "

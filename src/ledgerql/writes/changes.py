@@ -31,8 +31,10 @@ _PATH_NAMES = {"display_name": "displayName", "company_name": "companyName", "em
                "customer_id": "customerId", "supplier_id": "supplierId", "invoice_date": "invoiceDate",
                "bill_date": "billDate", "due_date": "dueDate", "number": "number", "line_items": "lineItems",
                "order_date": "orderDate", "delivery_date": "deliveryDate", "posting_date": "postingDate",
-               "description": "description"}
+               "description": "description", "issue_date": "issueDate", "payment_date": "paymentDate",
+               "reference": "reference", "transaction_date": "transactionDate"}
 _PARTY = {Resource.INVOICES: "customer_id", Resource.BILLS: "supplier_id"}
+_ALLOCATING = frozenset({Resource.CREDIT_NOTES, Resource.PAYMENTS, Resource.BILL_PAYMENTS})
 
 
 @dataclass
@@ -70,6 +72,21 @@ def input_of(resource: Resource, record: m.Record) -> dict[str, Any]:
                 "line_items": [{"account_id": x.account_id, "type": x.type, "amount": x.amount,
                                 "description": x.description, "tracking_category_ids": list(x.tracking_category_ids)}
                                for x in record.line_items]}
+    if isinstance(record, m.CreditNote):
+        return {"customer_id": record.customer_id, "issue_date": record.issue_date, "currency": record.currency,
+                "number": record.number, "exchange_rate": record.exchange_rate,
+                "line_items": [_line_input(x) for x in record.line_items],
+                "allocations": [{"document_id": a.document_id, "amount": a.amount} for a in record.allocations]}
+    if isinstance(record, m.Payment | m.BillPayment):
+        party = ({"customer_id": record.customer_id} if isinstance(record, m.Payment)
+                 else {"supplier_id": record.supplier_id})
+        return {**party, "account_id": record.account_id, "payment_date": record.payment_date,
+                "currency": record.currency, "total_amount": record.total_amount, "reference": record.reference,
+                "allocations": [{"document_id": a.document_id, "amount": a.amount} for a in record.allocations]}
+    if isinstance(record, m.Expense):
+        return {"supplier_id": record.supplier_id, "account_id": record.account_id,
+                "transaction_date": record.transaction_date, "currency": record.currency, "number": record.number,
+                "line_items": [_line_input(x) for x in record.line_items]}
     raise LedgerQLError(ErrorCode.UNSUPPORTED_BY_PROVIDER, f"{resource.value} cannot be updated")
 
 
@@ -194,7 +211,10 @@ async def perform_update(*, connector: Connector, loaders: Loaders, store: Idemp
     currency = await base_currency(connector) if resource in (Resource.INVOICES, Resource.BILLS) else None
     problems: list[LedgerQLError] = []
     try:
-        checker = await validate(resource, merged, loaders, connector.config.id, currency)
+        # The allocations an update keeps are already in their documents' balances: `resumed` stops
+        # them being counted twice against what those documents still owe.
+        checker = await validate(resource, merged, loaders, connector.config.id, currency,
+                                 resumed=resource in _ALLOCATING)
         record = build_record(resource, merged, checker)
     except ValidationFailed as failed:
         problems.extend(failed.problems)

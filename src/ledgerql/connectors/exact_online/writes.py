@@ -145,13 +145,18 @@ def account(record: m.Customer | m.Supplier, customer: bool, key: str | None = N
 
 # What Exact's PUT can change (unified update fields): an entry's header references and due date (its
 # lines and dates are fixed once posted; they change by a reversal), an account's name and email.
+# A credit note is a sales entry and an expense a purchase entry due at once: only their reference
+# changes (an expense's due date is what makes it one). Bank entries (payments) take no PUT at all.
 UPDATABLE: dict[Resource, frozenset[str]] = {
     Resource.INVOICES: frozenset({"number", "due_date"}),
     Resource.BILLS: frozenset({"number", "due_date"}),
+    Resource.CREDIT_NOTES: frozenset({"number"}),
+    Resource.EXPENSES: frozenset({"number"}),
     Resource.CUSTOMERS: frozenset({"display_name", "email"}),
     Resource.SUPPLIERS: frozenset({"display_name", "email"}),
 }
 _PATHS = {Resource.INVOICES: "salesentry/SalesEntries", Resource.BILLS: "purchaseentry/PurchaseEntries",
+          Resource.CREDIT_NOTES: "salesentry/SalesEntries", Resource.EXPENSES: "purchaseentry/PurchaseEntries",
           Resource.CUSTOMERS: "crm/Accounts", Resource.SUPPLIERS: "crm/Accounts"}
 
 
@@ -167,6 +172,8 @@ def update_body(record: m.Record, changed: frozenset[str]) -> dict[str, Any]:
             body["YourRef"] = record.number
         if "due_date" in changed and record.due_date is not None:
             body["DueDate"] = edm(record.due_date)
+    elif isinstance(record, m.CreditNote | m.Expense) and "number" in changed:
+        body["YourRef"] = record.number
     return body
 
 

@@ -167,6 +167,10 @@ UPDATABLE: dict[Resource, frozenset[str]] = {
     Resource.SUPPLIERS: frozenset({"display_name", "company_name", "email"}),
     Resource.PURCHASE_ORDERS: frozenset({"number", "order_date", "delivery_date"}),
     Resource.JOURNAL_ENTRIES: frozenset({"number", "posting_date", "description"}),
+    Resource.CREDIT_NOTES: frozenset({"number", "issue_date"}),
+    Resource.PAYMENTS: frozenset({"payment_date", "reference"}),
+    Resource.BILL_PAYMENTS: frozenset({"payment_date", "reference"}),
+    Resource.EXPENSES: frozenset({"number", "transaction_date"}),
 }
 
 
@@ -187,6 +191,14 @@ def patch_body(record: m.Record, changed: frozenset[str]) -> dict[str, Any]:
     elif isinstance(record, m.JournalEntry):
         fields = {"number": ("tranId", record.number), "posting_date": ("tranDate", record.posting_date.isoformat()),
                   "description": ("memo", record.description)}
+    elif isinstance(record, m.CreditNote):
+        fields = {"number": ("tranId", record.number), "issue_date": ("tranDate", record.issue_date.isoformat())}
+    elif isinstance(record, m.Payment | m.BillPayment):
+        fields = {"reference": ("tranId", record.reference),
+                  "payment_date": ("tranDate", record.payment_date.isoformat())}
+    elif isinstance(record, m.Expense):
+        fields = {"number": ("tranId", record.number),
+                  "transaction_date": ("tranDate", record.transaction_date.isoformat())}
     else:
         return body
     for name in changed:

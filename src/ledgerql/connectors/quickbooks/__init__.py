@@ -603,7 +603,7 @@ class QuickBooksConnector(Connector):
         """A sparse update under the SyncToken the record was read with. Stale (another app changed it
         since: QBO error 5010) → read the record again and retry once with its new SyncToken."""
         build = PayloadBuilder({}, self.convert.department_dim["prefix"], self.convert.location_dim["prefix"])
-        if isinstance(record, m.Invoice | m.Bill | m.PurchaseOrder):
+        if isinstance(record, m.Invoice | m.Bill | m.PurchaseOrder | m.CreditNote | m.Expense):
             build.items = await self._items()  # the body is built whole; lines are dropped when unchanged
         if isinstance(record, m.Customer | m.Supplier):
             body = build.contact(record)
@@ -615,6 +615,16 @@ class QuickBooksConnector(Connector):
             body = build.purchase_order(record)
         elif isinstance(record, m.JournalEntry):
             body = build.journal_entry(record)
+        elif isinstance(record, m.CreditNote):
+            body = build.credit_memo(record)
+        elif isinstance(record, m.Expense):
+            # Header and lines only: the payment account and its PaymentType stay as they are.
+            body = {k: v for k, v in build.purchase(record, "").items() if k not in ("AccountRef", "PaymentType")}
+        elif isinstance(record, m.Payment | m.BillPayment):
+            # Header fields only: a sparse update without `Line` and `TotalAmt` keeps what was applied.
+            body = {"TxnDate": record.payment_date.isoformat()}
+            if record.reference is not None:
+                body["PaymentRefNum" if isinstance(record, m.Payment) else "DocNumber"] = record.reference
         else:
             return await super().update_record(resource, record, current, changed=changed,
                                                idempotency_key=idempotency_key)
