@@ -542,19 +542,11 @@ class QuickBooksConnector(Connector):
                         Resource.EXPENSES):
             build.items = await self._items()
         entity = self._entity(resource)
-        body: Raw
-        if isinstance(record, (m.Customer, m.Supplier)):
-            body = build.contact(record)
-        elif isinstance(record, m.Invoice):
-            body = build.invoice(record)
-        elif isinstance(record, m.Bill):
-            body = build.bill(record)
-        elif isinstance(record, m.PurchaseOrder):
-            body = build.purchase_order(record)
+        body = _shared_body(build, record)
+        if body is not None:
+            pass  # a contact or document: the same body for create and update
         elif isinstance(record, m.Expense):
             body = build.purchase(record, await self._account_type(record.account_id))
-        elif isinstance(record, m.JournalEntry):
-            body = build.journal_entry(record)
         elif isinstance(record, m.Payment):
             body = build.payment(record)
         elif isinstance(record, m.BillPayment):
@@ -605,16 +597,9 @@ class QuickBooksConnector(Connector):
         build = PayloadBuilder({}, self.convert.department_dim["prefix"], self.convert.location_dim["prefix"])
         if isinstance(record, m.Invoice | m.Bill | m.PurchaseOrder | m.CreditNote | m.Expense):
             build.items = await self._items()  # the body is built whole; lines are dropped when unchanged
-        if isinstance(record, m.Customer | m.Supplier):
-            body = build.contact(record)
-        elif isinstance(record, m.Invoice):
-            body = build.invoice(record)
-        elif isinstance(record, m.Bill):
-            body = build.bill(record)
-        elif isinstance(record, m.PurchaseOrder):
-            body = build.purchase_order(record)
-        elif isinstance(record, m.JournalEntry):
-            body = build.journal_entry(record)
+        body = _shared_body(build, record)
+        if body is not None:
+            pass  # a contact or document: the same body for create and update
         elif isinstance(record, m.CreditNote):
             body = build.credit_memo(record)
         elif isinstance(record, m.Expense):
@@ -720,3 +705,19 @@ def _since(moment: datetime) -> str:
         return f"MetaData.LastUpdatedTime >= {q.quote(ceiling)}"
     return f"MetaData.LastUpdatedTime > {q.quote(moment)}"
 
+
+
+def _shared_body(build: PayloadBuilder, record: Record) -> Raw | None:
+    """The body of a contact or document that a create and a sparse update send alike; None for the
+    records whose create and update bodies differ (payments, expenses, credit notes)."""
+    if isinstance(record, m.Customer | m.Supplier):
+        return build.contact(record)
+    if isinstance(record, m.Invoice):
+        return build.invoice(record)
+    if isinstance(record, m.Bill):
+        return build.bill(record)
+    if isinstance(record, m.PurchaseOrder):
+        return build.purchase_order(record)
+    if isinstance(record, m.JournalEntry):
+        return build.journal_entry(record)
+    return None
