@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from ledgerql.connectors.mapping import CONVERTERS, FieldSpec, extract
@@ -38,18 +38,10 @@ from ledgerql.model.enums import (
     RecordStatus,
     Source,
 )
+from ledgerql.model.rules import derived_status, line_tax, money
 
-CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 Specs = dict[str, FieldSpec]
-
-
-def money(value: Decimal) -> Decimal:
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def line_tax(net: Decimal, rate_percent: Decimal) -> Decimal:
-    return money(net * rate_percent / Decimal(100))
 
 
 def signed(value: Decimal | None, sign: int) -> Decimal:
@@ -62,15 +54,6 @@ def plain(value: Decimal) -> Decimal:
     if value == value.to_integral_value():
         return value.quantize(Decimal(1))
     return value.normalize()
-
-
-def derived_status(total: Decimal, balance: Decimal) -> DocumentStatus:
-    """Paid and partly paid follow from the open amount (Exact has no draft ledger entries)."""
-    if balance <= 0:
-        return DocumentStatus.PAID
-    if balance < total:
-        return DocumentStatus.PARTIALLY_PAID
-    return DocumentStatus.AUTHORISED
 
 
 def ms_date(value: Any) -> date | None:
@@ -266,8 +249,9 @@ def sales_entry(record: dict[str, Any], specs: Specs, lines_nav: str, open_amoun
             if allocated_to and allocated > 0 else []
         return CreditNote(issue_date=values["date"], status=DocumentStatus.PAID if balance <= 0
                           else DocumentStatus.AUTHORISED, allocations=allocations, **common)
+    # Exact has no draft ledger entries: every entry is authorised, then paid as its open amount says.
     return Invoice(invoice_date=values["date"], due_date=values.get("due_date"),
-                   status=derived_status(total, balance), **common)
+                   status=derived_status(DocumentStatus.AUTHORISED, total, balance), **common)
 
 
 def purchase_entry(record: dict[str, Any], specs: Specs, lines_nav: str, open_amount: Decimal | None,
@@ -278,7 +262,8 @@ def purchase_entry(record: dict[str, Any], specs: Specs, lines_nav: str, open_am
     total_tax = signed(values.get("total_tax"), sign)
     balance = total if open_amount is None else signed(open_amount, sign)
     return Bill(id=values["id"], number=_number(values, record, number_field), supplier_id=record.get("Supplier"),
-                bill_date=values["date"], due_date=values.get("due_date"), status=derived_status(total, balance),
+                bill_date=values["date"], due_date=values.get("due_date"),
+                status=derived_status(DocumentStatus.AUTHORISED, total, balance),
                 currency=values["currency"], exchange_rate=_rate(values),
                 line_items=[entry_line(line, sign, dims) for line in nav_rows(record, lines_nav)],
                 sub_total=total - total_tax, total_tax=total_tax, total=total, balance=balance,

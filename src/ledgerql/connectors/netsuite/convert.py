@@ -7,15 +7,15 @@ balances, and the synthesized tracking dimensions.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from ledgerql.connectors.mapping import ProviderMapping, extract
 from ledgerql.connectors.netsuite.suiteql import DocumentSpec
 from ledgerql.model import entities as m
 from ledgerql.model.enums import DocumentStatus, PostingType, PurchaseOrderStatus, Resource, Source
+from ledgerql.model.rules import derived_status, line_tax
 
-CENT = Decimal("0.01")
 DEPARTMENT_ROOT = "dimension:department"
 LOCATION_ROOT = "dimension:location"
 ROOTS = {DEPARTMENT_ROOT: "Department", LOCATION_ROOT: "Location"}
@@ -35,20 +35,6 @@ def dec(value: Any) -> Decimal | None:
         raise TypeError("float amount: parse SuiteQL answers with decimal_json")
     text = str(value).strip().rstrip("%").strip()
     return Decimal(text)
-
-
-def line_tax(net: Decimal, rate: Decimal) -> Decimal:
-    """Tax of one line when NetSuite does not carry it: net × rate %, half-up to the cent."""
-    return (net * rate / Decimal(100)).quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def derived_status(total: Decimal, balance: Decimal) -> DocumentStatus:
-    """Paid and partly paid follow from the open balance, not from NetSuite's status letter."""
-    if balance <= 0:
-        return DocumentStatus.PAID
-    if balance < total:
-        return DocumentStatus.PARTIALLY_PAID
-    return DocumentStatus.AUTHORISED
 
 
 def tracking_id(dimension: str, internal_id: Any) -> str:
@@ -157,7 +143,9 @@ class Converter:
         balance = values.pop("balance", None)
         balance = total if balance is None else balance
         document: type[m.Invoice] | type[m.Bill] = m.Invoice if resource == Resource.INVOICES else m.Bill
-        return document(**values, balance=balance, status=derived_status(total, balance), **common)
+        # Paid and partly paid follow from the open balance, not from NetSuite's status letter.
+        status = derived_status(DocumentStatus.AUTHORISED, total, balance)
+        return document(**values, balance=balance, status=status, **common)
 
     @staticmethod
     def _tracking(line: dict[str, Any], header: dict[str, Any]) -> list[str]:

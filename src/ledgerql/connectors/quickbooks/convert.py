@@ -40,7 +40,7 @@ from ledgerql.model.entities import (
     TrackingCategory,
 )
 from ledgerql.model.enums import AccountType, DocumentStatus, PostingType, Resource, Source
-from ledgerql.sandbox.books import derived_status, line_tax
+from ledgerql.model.rules import derived_status, line_tax
 
 Raw = dict[str, Any]
 ZERO = Decimal("0.00")
