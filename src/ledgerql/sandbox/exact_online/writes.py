@@ -378,6 +378,8 @@ def update(ledger: Ledger, path: str, record: dict[str, Any], body: Body, now: d
             changes[name] = _string(body, name)
     record.update(changes)
     record["Modified"] = now
+    if path == "crm/Accounts" and "Name" in changes:
+        _rename_account(ledger, record["ID"], changes["Name"])
     item = ledger.open_item.get(record.get("EntryID") or "")
     if item is not None:
         for name in ("YourRef", "Description", "DueDate"):
@@ -387,6 +389,29 @@ def update(ledger: Ledger, path: str, record: dict[str, Any], body: Body, now: d
         if "DueDate" in changes:
             item["TransactionDueDate"] = changes["DueDate"]
         item["Modified"] = now
+
+
+# Read-only name fields Exact joins in at read time from the account a record references.
+_JOINED_NAMES = (("Customer", "CustomerName"), ("Supplier", "SupplierName"), ("Account", "AccountName"))
+
+
+def _rename_account(ledger: Ledger, account_id: str, name: str) -> None:
+    """Exact's `SupplierName`, `CustomerName` and `AccountName` are the account's current name, not a
+    copy taken when the entry was written (its `Modified` stays): keep the stored copies in step."""
+    def refresh(row: dict[str, Any]) -> None:
+        for id_field, name_field in _JOINED_NAMES:
+            if row.get(id_field) == account_id and name_field in row:
+                row[name_field] = name
+
+    for path, rows in ledger.sets.items():
+        nav = SETS[path].nav
+        for row in rows.values():
+            refresh(row)
+            for lines in nav:
+                for line in row.get(lines) or []:
+                    refresh(line)
+    for item in ledger.open_item.values():
+        refresh(item)
 
 
 def delete(ledger: Ledger, path: str, record: dict[str, Any]) -> None:

@@ -365,12 +365,24 @@ class Writer:
             for key in ("IsCustomer", "IsSupplier"):
                 if isinstance(item.get(key), bool):
                     record[key] = item[key]
+            renamed = existing is not None and existing.get("Name") != name
             record["Name"] = name
             record["ContactStatus"] = status
             record["UpdatedDateUTC"] = self.now
+            if renamed:
+                self._rename_contact(record["ContactID"], name)
             return store.put("Contacts", record)
 
         return errors, commit
+
+    def _rename_contact(self, contact_id: str, name: str) -> None:
+        """Xero shows a contact's current name on every document naming it, old ones included (it keeps no
+        copy per document), and the documents' UpdatedDateUTC does not move."""
+        for records in self.store.data.values():
+            for record in records.values():
+                contact = record.get("Contact")
+                if isinstance(contact, dict) and contact.get("ContactID") == contact_id:
+                    record["Contact"] = {**contact, "Name": name}
 
     # -- payments --------------------------------------------------------------------------------
     def _payment_checks(self, item: dict[str, Any], errors: list[str], pending: dict[str, Decimal]
