@@ -246,18 +246,20 @@ async def test_fifty_bills_with_references_and_payments(cached_gw: GatewayHarnes
         expected = sorted((s(p.total_amount), p.reference) for p in books.bill_payments
                           if any(a.document_id == bill.id for a in p.allocations))
         assert sorted((p["totalAmount"], p["reference"]) for p in node["payments"]) == expected
-    # The bills page, suppliers (IDs=), accounts, tax rates, bill payments listed once (bounded by the dates
-    # the bills carry) and, only when one of the bills has one, overpayments: Xero has no call that returns
-    # Payments and Overpayments together, so a page holding an overpaid bill costs one call more.
+    # The bills page, accounts, tax rates, bill payments listed once (bounded by the dates the bills carry)
+    # and, only when one of the bills has one, overpayments: Xero has no call that returns Payments and
+    # Overpayments together, so a page holding an overpaid bill costs one call more. The suppliers' names
+    # come with the bills (each bill's Contact): no Contacts call.
     numbers = {n["number"] for n in nodes}
     overpaid = any(p.total_amount > sum(a.amount for a in p.allocations)
                    and any(a.document_id in numbers for a in p.allocations) for p in books.bill_payments)
-    assert calls == (6 if overpaid else 5)
-    # The same again: accounts, tax rates and suppliers now come from the gateway's shared cache.
+    assert calls == (5 if overpaid else 4)
+    assert "GET Contacts" not in gw.sandboxes.emulators[XERO].counter.by_kind
+    # The same again: accounts and tax rates now come from the gateway's shared cache.
     gw.reset_counts()
     await conn(gw, """bills(first: 50) { nodes { supplier { displayName }
         lineItems { account { nominalCode } taxRate { code } } payments { id } } }""")
-    assert gw.upstream_calls(XERO) == calls - 3  # bills, payments, overpayments (if any)
+    assert gw.upstream_calls(XERO) == calls - 2  # bills, payments, overpayments (if any)
 
 
 async def test_bills_credit_notes_expenses_orders_and_journals_equal_the_books(gw: GatewayHarness) -> None:

@@ -62,13 +62,46 @@ class ResourceMapping(BaseModel):
     filter: dict[str, Any] = Field(default_factory=dict)  # fixed upstream filter (e.g. Type == ACCPAY)
     cache_ttl: int | None = None  # seconds; reference data only
     page_size: int | None = None  # overrides the provider's page size for this resource
+    # What a record shows of the records it references, joined in by the provider as it answers
+    # (`entities.Shown`): reference field → {field of the referenced record: path in this record}.
+    # `line_items.<reference>` paths are read in each line.
+    shown: dict[str, dict[str, FieldSpec | str]] = Field(default_factory=dict)
+
+    @field_validator("shown")
+    @classmethod
+    def references_only(cls, value: dict[str, dict[str, FieldSpec | str]]) -> dict[str, dict[str, FieldSpec | str]]:
+        for reference in value:
+            if reference.removeprefix(LINES) not in SHOWABLE:
+                raise ValueError(f"shown: {reference!r} is not one of {', '.join(sorted(SHOWABLE))} "
+                                 f"(a line's with the prefix {LINES!r})")
+        return value
 
     def field_specs(self) -> dict[str, FieldSpec]:
-        return {name: spec if isinstance(spec, FieldSpec) else FieldSpec(path=spec)
-                for name, spec in self.fields.items()}
+        return _specs(self.fields)
+
+    def shown_in(self, row: dict[str, Any], *, lines: bool = False) -> dict[str, dict[str, Any]]:
+        """What `row` (a record, or with `lines` one of its lines) shows of the records it references.
+        A reference with any of its shown fields empty is left out: the record is loaded instead."""
+        result: dict[str, dict[str, Any]] = {}
+        for reference, fields in self.shown.items():
+            if reference.startswith(LINES) != lines:
+                continue
+            values = extract(row, _specs(fields))
+            if all(v is not None for v in values.values()):
+                result[reference.removeprefix(LINES)] = values
+        return result
 
     def support(self, operation: Operation) -> Support:
         return self.operations.get(operation, Support.UNSUPPORTED)
+
+
+LINES = "line_items."
+# The references the schema can answer from what a record shows (schema/types.py: MODEL_TYPES).
+SHOWABLE = frozenset({"customer_id", "supplier_id", "account_id", "tax_rate_id"})
+
+
+def _specs(fields: dict[str, FieldSpec | str]) -> dict[str, FieldSpec]:
+    return {name: spec if isinstance(spec, FieldSpec) else FieldSpec(path=spec) for name, spec in fields.items()}
 
 
 class PagingMapping(BaseModel):

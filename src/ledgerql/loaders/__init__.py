@@ -113,6 +113,11 @@ class Loaders:
         view._may_read = None
         return view
 
+    def may_read(self, connection_id: str, resource: Resource) -> None:
+        """Raise unless the caller may read `resource` on the connection: for a record answered without
+        a load (what a referencing record shows of it), which the caller must be allowed to see all the same."""
+        self._check(connection_id, resource)
+
     def _check(self, connection_id: str, resource: Resource) -> None:
         if self._may_read is not None:
             self._may_read(connection_id, resource)

@@ -27,6 +27,13 @@ class UnifiedModel(BaseModel):
     model_config = ConfigDict(frozen=False, extra="forbid")
 
 
+# Fields of referenced records that a provider sends inside the referencing one, by reference field:
+# {"supplier_id": {"display_name": "Acme"}}. Only what the provider joins in when it answers (the
+# referenced record as it is now, never a copy kept since the document was written), so the schema can
+# answer a reference from it, without loading the record, when a selection asks for nothing else.
+Shown = dict[str, dict[str, Any]]
+
+
 class Record(UnifiedModel):
     """Fields every top-level record shares."""
 
@@ -39,6 +46,8 @@ class Record(UnifiedModel):
     # when a client selects it, in one batch per request (`Connector.resolve_deferred`); anything else
     # asks the loaders for complete records.
     deferred: frozenset[str] = Field(default_factory=frozenset, repr=False)
+    # What this record shows of the records it references (`Shown`).
+    shown: Shown = Field(default_factory=dict, repr=False)
 
     def is_deferred(self, name: str) -> bool:
         return name in self.deferred
@@ -114,6 +123,7 @@ class LineItem(UnifiedModel):
     account_id: str | None = None
     tax_rate_id: str | None = None
     tracking_category_ids: list[str] = Field(default_factory=list)
+    shown: Shown = Field(default_factory=dict, repr=False)
 
 
 class Allocation(UnifiedModel):

@@ -171,6 +171,16 @@ class CallProfile:
             return 0
         return math.ceil(max(1, ids) / self.batch_size) * self._cost("get", resource, 1) + self._once(resource)
 
+    def shown(self, resource: Resource | None, *, lines: bool = False) -> dict[str, set[str]]:
+        """The fields a record of `resource` (or one of its lines) shows of what it references, in
+        GraphQL names, by reference field (`supplier`, `account`): selecting no more costs no call."""
+        if resource is None:
+            return {}
+        declared = load_mapping(self.provider).resource(resource).shown
+        prefix = "line_items."
+        return {_camel(reference.removeprefix(prefix).removesuffix("_id")): {_camel(f) for f in fields} | {"id"}
+                for reference, fields in declared.items() if reference.startswith(prefix) == lines}
+
     def allocated(self, resource: Resource) -> int:
         return self._cost("allocated", resource, 1) if self.supports(resource, Operation.LIST) else 0
 
@@ -299,10 +309,14 @@ class CostEstimator:
 
     # -- records and their references -----------------------------------------------------------------
     def _object(self, object_type: Any, selections: list[SelectionSetNode], profile: CallProfile,
-                rows: int) -> int:
+                rows: int, shown: dict[str, set[str]] | None = None) -> int:
+        """`shown`: what this object shows of its references, when it is not a record itself (a line)."""
         if not isinstance(object_type, GraphQLObjectType) or not selections:
             return 0
         type_name = object_type.name
+        own = TYPE_RESOURCES.get(type_name)
+        if own is not None:
+            shown = profile.shown(own)
         total = 0
         balances_read: set[Resource] = set()
         for name, nodes in self._named(selections):
@@ -320,11 +334,14 @@ class CostEstimator:
                 total += profile.allocated(REVERSE_FIELDS[(type_name, name)]) + \
                     self._object(target, sub, profile, rows)
             elif target.name in TYPE_RESOURCES and not type_name.endswith("Payload"):
+                if shown and name in shown and {n for n, _ in self._named(sub)} <= shown[name]:
+                    continue  # answered from what this record shows of it
                 # A reference followed through the request's dataloader: one batch for all rows.
                 total += profile.get(TYPE_RESOURCES[target.name], rows) + self._object(target, sub, profile, rows)
             elif isinstance(target, GraphQLObjectType):
                 # Plain nested values (line items, allocations, a payload's record): no call of their own.
-                total += self._object(target, sub, profile, rows)
+                lines = profile.shown(own, lines=True) if name == "lineItems" else None
+                total += self._object(target, sub, profile, rows, lines)
         return total
 
     # -- documents -------------------------------------------------------------------------------------

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, cast
 import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
+from strawberry.types.nodes import SelectedField
+from strawberry.utils.str_converters import to_camel_case
 
 import ledgerql.schema.enums  # noqa: F401  (registers the model's enums with strawberry first)
 from ledgerql.model import entities as m
@@ -40,15 +42,66 @@ def context(info: Info) -> RequestContext:
     return cast("RequestContext", info.context)
 
 
-async def load_one(info: Info, connection_id: str, resource: Resource, record_id: str | None) -> Any:
-    """Follow a reference through the request's dataloader; a dangling reference resolves to null."""
+async def load_one(info: Info, connection_id: str, resource: Resource, record_id: str | None,
+                   shown: dict[str, Any] | None = None) -> Any:
+    """Follow a reference through the request's dataloader; a dangling reference resolves to null.
+    `shown`: what the referencing record shows of this one (`entities.Shown`); when the selection asks
+    for nothing more, it answers without a load."""
     if not record_id:
         return None
     ctx = context(info)
     ctx.note_fallback(ctx.connector(connection_id), resource, Operation.GET)
+    if shown and _selection_within(info, shown):
+        ctx.loaders.may_read(connection_id, resource)
+        return wrap(resource, _shown_record(resource, record_id, shown), connection_id)
     # Partial: the GraphQL types resolve a deferred field only when it is selected.
     record = await ctx.loaders.by_id(connection_id, resource, partial=True).load(record_id)
     return None if record is None else wrap(resource, record, connection_id)
+
+
+def _selection_within(info: Info, shown: dict[str, Any]) -> bool:
+    """True when the field being resolved selects only its id, its type name and `shown` fields."""
+    allowed = {"id", "__typename", *(to_camel_case(name) for name in shown)}
+    names = _selected_names(info.selected_fields[0].selections) if info.selected_fields else None
+    return names is not None and names <= allowed
+
+
+def _selected_names(selections: list[Any]) -> set[str] | None:
+    """Field names selected, through fragments, as `@skip` / `@include` leave them; None when another
+    directive is present (what it does is not known here: the record is loaded)."""
+    names: set[str] = set()
+    for selection in selections:
+        included = _included(selection.directives)
+        if included is None:
+            return None
+        if not included:
+            continue
+        if isinstance(selection, SelectedField):
+            names.add(selection.name)
+            continue
+        inner = _selected_names(selection.selections)
+        if inner is None:
+            return None
+        names |= inner
+    return names
+
+
+def _included(directives: dict[str, dict[str, Any]]) -> bool | None:
+    for name, arguments in directives.items():
+        if name not in ("skip", "include"):
+            return None
+        if arguments.get("if") is (name == "skip"):
+            return False
+    return True
+
+
+def _shown_record(resource: Resource, record_id: str, shown: dict[str, Any]) -> m.Record:
+    """A record of which only the id and the shown fields are known: the rest are never read, since
+    the selection asks for nothing else."""
+    cls = MODEL_TYPES[resource]
+    values: dict[str, Any] = {name: None for name in cls.model_fields}
+    values.update(deferred=frozenset(), shown={}, id=record_id, **shown)
+    return cls.model_construct(**values)
 
 
 async def load_many(info: Info, connection_id: str, resource: Resource, ids: list[str]) -> list[Any]:
@@ -254,15 +307,18 @@ class LineItem:
     _account_id: strawberry.Private[str | None]
     _tax_rate_id: strawberry.Private[str | None]
     _tracking_ids: strawberry.Private[list[str]]
+    _shown: strawberry.Private[m.Shown]
     _conn: strawberry.Private[str]
 
     @strawberry.field
     async def account(self, info: Info) -> LedgerAccount | None:
-        return await load_one(info, self._conn, Resource.LEDGER_ACCOUNTS, self._account_id)
+        return await load_one(info, self._conn, Resource.LEDGER_ACCOUNTS, self._account_id,
+                              self._shown.get("account_id"))
 
     @strawberry.field
     async def tax_rate(self, info: Info) -> TaxRate | None:
-        return await load_one(info, self._conn, Resource.TAX_RATES, self._tax_rate_id)
+        return await load_one(info, self._conn, Resource.TAX_RATES, self._tax_rate_id,
+                              self._shown.get("tax_rate_id"))
 
     @strawberry.field
     async def tracking_categories(self, info: Info) -> list[TrackingCategory]:
@@ -272,7 +328,7 @@ class LineItem:
     def from_model(cls, x: m.LineItem, conn: str) -> LineItem:
         return cls(id=x.id, description=x.description, quantity=x.quantity, unit_price=x.unit_price,
                    total_amount=x.total_amount, tax_amount=x.tax_amount, _account_id=x.account_id,
-                   _tax_rate_id=x.tax_rate_id, _tracking_ids=x.tracking_category_ids, _conn=conn)
+                   _tax_rate_id=x.tax_rate_id, _tracking_ids=x.tracking_category_ids, _shown=x.shown, _conn=conn)
 
 
 def _lines(lines: list[m.LineItem], conn: str) -> list[LineItem]:
@@ -347,12 +403,14 @@ class Invoice:
     async def status(self, info: Info) -> DocumentStatus:
         return await document_status(info, self._conn, Resource.INVOICES, self._model)
     _customer_id: strawberry.Private[str | None]
+    _shown: strawberry.Private[m.Shown]
     _raw: strawberry.Private[dict[str, Any] | None]
     _conn: strawberry.Private[str]
 
     @strawberry.field
     async def customer(self, info: Info) -> Customer | None:
-        return await load_one(info, self._conn, Resource.CUSTOMERS, self._customer_id)
+        return await load_one(info, self._conn, Resource.CUSTOMERS, self._customer_id,
+                              self._shown.get("customer_id"))
 
     @strawberry.field(description="Payments allocated to this invoice.")
     async def payments(self, info: Info) -> list[Payment]:
@@ -377,7 +435,7 @@ class Invoice:
         return cls(id=strawberry.ID(x.id), number=x.number, invoice_date=x.invoice_date, due_date=x.due_date,
                    currency=x.currency, exchange_rate=x.exchange_rate, line_items=_lines(x.line_items, conn),
                    sub_total=x.sub_total, total_tax=x.total_tax, total=x.total, _model=x,
-                   updated_at=x.updated_at, _customer_id=x.customer_id,
+                   updated_at=x.updated_at, _customer_id=x.customer_id, _shown=x.shown,
                    _raw=x.raw, _conn=conn)
 
 
@@ -405,12 +463,14 @@ class Bill:
     async def status(self, info: Info) -> DocumentStatus:
         return await document_status(info, self._conn, Resource.BILLS, self._model)
     _supplier_id: strawberry.Private[str | None]
+    _shown: strawberry.Private[m.Shown]
     _raw: strawberry.Private[dict[str, Any] | None]
     _conn: strawberry.Private[str]
 
     @strawberry.field
     async def supplier(self, info: Info) -> Supplier | None:
-        return await load_one(info, self._conn, Resource.SUPPLIERS, self._supplier_id)
+        return await load_one(info, self._conn, Resource.SUPPLIERS, self._supplier_id,
+                              self._shown.get("supplier_id"))
 
     @strawberry.field(description="Bill payments allocated to this bill.")
     async def payments(self, info: Info) -> list[BillPayment]:
@@ -426,7 +486,7 @@ class Bill:
         return cls(id=strawberry.ID(x.id), number=x.number, bill_date=x.bill_date, due_date=x.due_date,
                    currency=x.currency, exchange_rate=x.exchange_rate, line_items=_lines(x.line_items, conn),
                    sub_total=x.sub_total, total_tax=x.total_tax, total=x.total, _model=x,
-                   updated_at=x.updated_at, _supplier_id=x.supplier_id,
+                   updated_at=x.updated_at, _supplier_id=x.supplier_id, _shown=x.shown,
                    _raw=x.raw, _conn=conn)
 
 
@@ -446,12 +506,14 @@ class CreditNote:
     allocations: list[InvoiceAllocation]
     updated_at: datetime | None
     _customer_id: strawberry.Private[str | None]
+    _shown: strawberry.Private[m.Shown]
     _raw: strawberry.Private[dict[str, Any] | None]
     _conn: strawberry.Private[str]
 
     @strawberry.field
     async def customer(self, info: Info) -> Customer | None:
-        return await load_one(info, self._conn, Resource.CUSTOMERS, self._customer_id)
+        return await load_one(info, self._conn, Resource.CUSTOMERS, self._customer_id,
+                              self._shown.get("customer_id"))
 
     @strawberry.field(description="The provider's own record, as it sent it.")
     def raw(self) -> JSON | None:
@@ -464,7 +526,7 @@ class CreditNote:
                    sub_total=x.sub_total, total_tax=x.total_tax, total=x.total, balance=x.balance,
                    allocations=[InvoiceAllocation(amount=a.amount, _invoice_id=a.document_id, _conn=conn)
                                 for a in x.allocations],
-                   updated_at=x.updated_at, _customer_id=x.customer_id, _raw=x.raw, _conn=conn)
+                   updated_at=x.updated_at, _customer_id=x.customer_id, _shown=x.shown, _raw=x.raw, _conn=conn)
 
 
 @strawberry.type
@@ -481,12 +543,14 @@ class PurchaseOrder:
     total: Decimal
     updated_at: datetime | None
     _supplier_id: strawberry.Private[str | None]
+    _shown: strawberry.Private[m.Shown]
     _raw: strawberry.Private[dict[str, Any] | None]
     _conn: strawberry.Private[str]
 
     @strawberry.field
     async def supplier(self, info: Info) -> Supplier | None:
-        return await load_one(info, self._conn, Resource.SUPPLIERS, self._supplier_id)
+        return await load_one(info, self._conn, Resource.SUPPLIERS, self._supplier_id,
+                              self._shown.get("supplier_id"))
 
     @strawberry.field(description="The provider's own record, as it sent it.")
     def raw(self) -> JSON | None:
@@ -497,7 +561,7 @@ class PurchaseOrder:
         return cls(id=strawberry.ID(x.id), number=x.number, order_date=x.order_date, delivery_date=x.delivery_date,
                    status=x.status, currency=x.currency, line_items=_lines(x.line_items, conn),
                    sub_total=x.sub_total, total_tax=x.total_tax, total=x.total, updated_at=x.updated_at,
-                   _supplier_id=x.supplier_id, _raw=x.raw, _conn=conn)
+                   _supplier_id=x.supplier_id, _shown=x.shown, _raw=x.raw, _conn=conn)
 
 
 @strawberry.type
@@ -510,13 +574,15 @@ class Payment:
     allocations: list[InvoiceAllocation]
     updated_at: datetime | None
     _customer_id: strawberry.Private[str | None]
+    _shown: strawberry.Private[m.Shown]
     _model: strawberry.Private[m.Payment]
     _raw: strawberry.Private[dict[str, Any] | None]
     _conn: strawberry.Private[str]
 
     @strawberry.field
     async def customer(self, info: Info) -> Customer | None:
-        return await load_one(info, self._conn, Resource.CUSTOMERS, self._customer_id)
+        return await load_one(info, self._conn, Resource.CUSTOMERS, self._customer_id,
+                              self._shown.get("customer_id"))
 
     @strawberry.field(description="The bank account (ledger account) the money went into.")
     async def account(self, info: Info) -> LedgerAccount | None:
@@ -533,7 +599,8 @@ class Payment:
                    total_amount=x.total_amount, currency=x.currency,
                    allocations=[InvoiceAllocation(amount=a.amount, _invoice_id=a.document_id, _conn=conn)
                                 for a in x.allocations],
-                   updated_at=x.updated_at, _customer_id=x.customer_id, _model=x, _raw=x.raw, _conn=conn)
+                   updated_at=x.updated_at, _customer_id=x.customer_id, _shown=x.shown, _model=x, _raw=x.raw,
+                   _conn=conn)
 
 
 @strawberry.type
@@ -546,13 +613,15 @@ class BillPayment:
     allocations: list[BillAllocation]
     updated_at: datetime | None
     _supplier_id: strawberry.Private[str | None]
+    _shown: strawberry.Private[m.Shown]
     _model: strawberry.Private[m.BillPayment]
     _raw: strawberry.Private[dict[str, Any] | None]
     _conn: strawberry.Private[str]
 
     @strawberry.field
     async def supplier(self, info: Info) -> Supplier | None:
-        return await load_one(info, self._conn, Resource.SUPPLIERS, self._supplier_id)
+        return await load_one(info, self._conn, Resource.SUPPLIERS, self._supplier_id,
+                              self._shown.get("supplier_id"))
 
     @strawberry.field(description="The bank account (ledger account) the money left from.")
     async def account(self, info: Info) -> LedgerAccount | None:
@@ -569,7 +638,8 @@ class BillPayment:
                    total_amount=x.total_amount, currency=x.currency,
                    allocations=[BillAllocation(amount=a.amount, _bill_id=a.document_id, _conn=conn)
                                 for a in x.allocations],
-                   updated_at=x.updated_at, _supplier_id=x.supplier_id, _model=x, _raw=x.raw, _conn=conn)
+                   updated_at=x.updated_at, _supplier_id=x.supplier_id, _shown=x.shown, _model=x, _raw=x.raw,
+                   _conn=conn)
 
 
 @strawberry.type(description="An already-paid purchase.")
@@ -585,17 +655,20 @@ class Expense:
     source: Source
     updated_at: datetime | None
     _supplier_id: strawberry.Private[str | None]
+    _shown: strawberry.Private[m.Shown]
     _account_id: strawberry.Private[str | None]
     _raw: strawberry.Private[dict[str, Any] | None]
     _conn: strawberry.Private[str]
 
     @strawberry.field
     async def supplier(self, info: Info) -> Supplier | None:
-        return await load_one(info, self._conn, Resource.SUPPLIERS, self._supplier_id)
+        return await load_one(info, self._conn, Resource.SUPPLIERS, self._supplier_id,
+                              self._shown.get("supplier_id"))
 
     @strawberry.field(description="The bank or card account it was paid from.")
     async def account(self, info: Info) -> LedgerAccount | None:
-        return await load_one(info, self._conn, Resource.LEDGER_ACCOUNTS, self._account_id)
+        return await load_one(info, self._conn, Resource.LEDGER_ACCOUNTS, self._account_id,
+                              self._shown.get("account_id"))
 
     @strawberry.field(description="The provider's own record, as it sent it.")
     def raw(self) -> JSON | None:
@@ -606,7 +679,7 @@ class Expense:
         return cls(id=strawberry.ID(x.id), number=x.number, transaction_date=x.transaction_date,
                    currency=x.currency, line_items=_lines(x.line_items, conn), sub_total=x.sub_total,
                    total_tax=x.total_tax, total_amount=x.total_amount, source=x.source, updated_at=x.updated_at,
-                   _supplier_id=x.supplier_id, _account_id=x.account_id, _raw=x.raw, _conn=conn)
+                   _supplier_id=x.supplier_id, _shown=x.shown, _account_id=x.account_id, _raw=x.raw, _conn=conn)
 
 
 @strawberry.type(description="A group of journal entries.")
@@ -674,6 +747,14 @@ GRAPHQL_TYPES: dict[Resource, Any] = {
     Resource.JOURNALS: Journal,
     Resource.BANK_ACCOUNTS: BankAccount,
     Resource.COMPANY_INFO: CompanyInfo,
+}
+
+
+MODEL_TYPES: dict[Resource, type[m.Record]] = {
+    Resource.LEDGER_ACCOUNTS: m.LedgerAccount,
+    Resource.CUSTOMERS: m.Customer,
+    Resource.SUPPLIERS: m.Supplier,
+    Resource.TAX_RATES: m.TaxRate,
 }
 
 

@@ -662,6 +662,15 @@ class ExactOnlineConnector(wr.ExactWrites):
 
     async def _convert(self, resource: Resource, rows: list[dict[str, Any]], *, deferred: bool = False
                        ) -> list[Record]:
+        records = await self._convert_rows(resource, rows, deferred=deferred)
+        mapping = self.mapping.resource(resource)
+        if mapping.shown:
+            for record in records:
+                cv.show(record, record.raw or {}, mapping, EXPAND.get(resource))
+        return records
+
+    async def _convert_rows(self, resource: Resource, rows: list[dict[str, Any]], *, deferred: bool = False
+                            ) -> list[Record]:
         specs = self._specs(resource)
         if resource == R.LEDGER_ACCOUNTS:
             # A GL account does not say its currency: a bank journal's account has the journal's, any other

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from ledgerql.connectors.mapping import CONVERTERS, FieldSpec, extract
+from ledgerql.connectors.mapping import CONVERTERS, FieldSpec, ResourceMapping, extract
 from ledgerql.model.entities import (
     Allocation,
     BankAccount,
@@ -26,6 +26,7 @@ from ledgerql.model.entities import (
     Location,
     Payment,
     PurchaseOrder,
+    Record,
     Supplier,
     TaxRate,
     TrackingCategory,
@@ -86,6 +87,17 @@ def _plain_json(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain_json(v) for v in value]
     return value
+
+
+def show(record: Record, row: dict[str, Any], mapping: ResourceMapping, lines_nav: str | None) -> None:
+    """What the entry and each of its lines show of the records they reference (names Exact joins in
+    when it answers: `SupplierName`, a line's `GLAccountDescription`)."""
+    record.shown = mapping.shown_in(row)
+    items = getattr(record, "line_items", None)
+    lines = nav_rows(row, lines_nav) if lines_nav else []
+    if items and len(items) == len(lines):  # one line item per line, in order: see `entry_line`
+        for item, line in zip(items, lines, strict=True):
+            item.shown = mapping.shown_in(line, lines=True)
 
 
 def record_raw(record: dict[str, Any]) -> dict[str, Any]:

@@ -177,7 +177,7 @@ class Converter:
         party = dig(record, "Contact.ContactID")
         issued = ms_date(record.get("Date"))
         common = dict(exchange_rate=self.exchange_rate(record), line_items=self.lines(record, resolver),
-                      raw=record, **values)
+                      raw=record, shown=self.mapping.resource(resource).shown_in(record), **values)
         if resource == Resource.INVOICES:
             return m.Invoice(customer_id=party, invoice_date=issued, **common)
         return m.Bill(supplier_id=party, bill_date=issued, **common)
@@ -190,11 +190,12 @@ class Converter:
                        and not a.get("IsDeleted")]
         return m.CreditNote(status=status, exchange_rate=self.exchange_rate(record),
                             line_items=self.lines(record, resolver), allocations=allocations, raw=record,
-                            **values)
+                            shown=self.mapping.resource(Resource.CREDIT_NOTES).shown_in(record), **values)
 
     def purchase_order(self, record: dict[str, Any], resolver: Resolver) -> m.PurchaseOrder:
         values = self.fields(Resource.PURCHASE_ORDERS, record)
-        return m.PurchaseOrder(line_items=self.lines(record, resolver), raw=record, **values)
+        return m.PurchaseOrder(line_items=self.lines(record, resolver), raw=record,
+                               shown=self.mapping.resource(Resource.PURCHASE_ORDERS).shown_in(record), **values)
 
     def expense(self, record: dict[str, Any], resolver: Resolver) -> m.Expense:
         values = self.fields(Resource.EXPENSES, record)
