@@ -62,7 +62,8 @@ async def load_one(info: Info, connection_id: str, resource: Resource, record_id
 def _selection_within(info: Info, shown: dict[str, Any]) -> bool:
     """True when the field being resolved selects only its id, its type name and `shown` fields."""
     allowed = {"id", "__typename", *(to_camel_case(name) for name in shown)}
-    names = _selected_names(info.selected_fields[0].selections) if info.selected_fields else None
+    # The same response key may be selected more than once (`supplier { id } supplier { email }`): all count.
+    names = _selected_names([s for field in info.selected_fields for s in field.selections])
     return names is not None and names <= allowed
 
 
