@@ -58,18 +58,29 @@ class ResourceMapping(BaseModel):
     path: str | None = None  # endpoint path relative to the API root, where one is needed
     operations: dict[Operation, Support] = Field(default_factory=dict)
     fallback: str | None = None  # what stands in, when any operation is FALLBACK
-    fields: dict[str, FieldSpec | str] = Field(default_factory=dict)
+    fields: dict[str, FieldSpec] = Field(default_factory=dict)  # a bare string is the path
     filter: dict[str, Any] = Field(default_factory=dict)  # fixed upstream filter (e.g. Type == ACCPAY)
     cache_ttl: int | None = None  # seconds; reference data only
     page_size: int | None = None  # overrides the provider's page size for this resource
     # What a record shows of the records it references, joined in by the provider as it answers
     # (`entities.Shown`): reference field → {field of the referenced record: path in this record}.
     # `line_items.<reference>` paths are read in each line.
-    shown: dict[str, dict[str, FieldSpec | str]] = Field(default_factory=dict)
+    shown: dict[str, dict[str, FieldSpec]] = Field(default_factory=dict)
+
+    @field_validator("fields", mode="before")
+    @classmethod
+    def bare_paths(cls, value: Any) -> Any:
+        return _spec_dicts(value)
+
+    @field_validator("shown", mode="before")
+    @classmethod
+    def shown_paths(cls, value: Any) -> Any:
+        return {reference: _spec_dicts(fields) for reference, fields in value.items()} \
+            if isinstance(value, dict) else value
 
     @field_validator("shown")
     @classmethod
-    def references_only(cls, value: dict[str, dict[str, FieldSpec | str]]) -> dict[str, dict[str, FieldSpec | str]]:
+    def references_only(cls, value: dict[str, dict[str, FieldSpec]]) -> dict[str, dict[str, FieldSpec]]:
         for reference in value:
             if reference.removeprefix(LINES) not in SHOWABLE:
                 raise ValueError(f"shown: {reference!r} is not one of {', '.join(sorted(SHOWABLE))} "
@@ -77,7 +88,7 @@ class ResourceMapping(BaseModel):
         return value
 
     def field_specs(self) -> dict[str, FieldSpec]:
-        return _specs(self.fields)
+        return self.fields
 
     def shown_in(self, row: dict[str, Any], *, lines: bool = False) -> dict[str, dict[str, Any]]:
         """What `row` (a record, or with `lines` one of its lines) shows of the records it references.
@@ -86,7 +97,7 @@ class ResourceMapping(BaseModel):
         for reference, fields in self.shown.items():
             if reference.startswith(LINES) != lines:
                 continue
-            values = extract(row, _specs(fields))
+            values = extract(row, fields)
             if all(v is not None for v in values.values()):
                 result[reference.removeprefix(LINES)] = values
         return result
@@ -96,12 +107,15 @@ class ResourceMapping(BaseModel):
 
 
 LINES = "line_items."
-# The references the schema can answer from what a record shows (schema/types.py: MODEL_TYPES).
+# The references whose resolvers consult what a record shows (schema/types.py: `load_one`).
 SHOWABLE = frozenset({"customer_id", "supplier_id", "account_id", "tax_rate_id"})
 
 
-def _specs(fields: dict[str, FieldSpec | str]) -> dict[str, FieldSpec]:
-    return {name: spec if isinstance(spec, FieldSpec) else FieldSpec(path=spec) for name, spec in fields.items()}
+def _spec_dicts(fields: Any) -> Any:
+    """`name: Path` in a mapping is short for `name: {path: Path}`."""
+    if not isinstance(fields, dict):
+        return fields
+    return {name: {"path": spec} if isinstance(spec, str) else spec for name, spec in fields.items()}
 
 
 class PagingMapping(BaseModel):

@@ -99,7 +99,7 @@ def _included(directives: dict[str, dict[str, Any]]) -> bool | None:
 def _shown_record(resource: Resource, record_id: str, shown: dict[str, Any]) -> m.Record:
     """A record of which only the id and the shown fields are known: the rest are never read, since
     the selection asks for nothing else."""
-    cls = MODEL_TYPES[resource]
+    cls = m.ENTITY_TYPES[resource.value]
     values: dict[str, Any] = {name: None for name in cls.model_fields}
     values.update(deferred=frozenset(), shown={}, id=record_id, **shown)
     return cls.model_construct(**values)
@@ -748,14 +748,6 @@ GRAPHQL_TYPES: dict[Resource, Any] = {
     Resource.JOURNALS: Journal,
     Resource.BANK_ACCOUNTS: BankAccount,
     Resource.COMPANY_INFO: CompanyInfo,
-}
-
-
-MODEL_TYPES: dict[Resource, type[m.Record]] = {
-    Resource.LEDGER_ACCOUNTS: m.LedgerAccount,
-    Resource.CUSTOMERS: m.Customer,
-    Resource.SUPPLIERS: m.Supplier,
-    Resource.TAX_RATES: m.TaxRate,
 }
 
 
