@@ -317,19 +317,12 @@ class XeroWrites(Connector):
                 body["EmailAddress"] = record.email or ""
             path, collection = "/Contacts", "Contacts"
         elif isinstance(record, m.Invoice | m.Bill):
-            body = {k: v for k, v in (await self._invoice_body(resource, record)).items()
-                    if k not in ("Status", "CurrencyCode", "CurrencyRate")}
-            if "line_items" not in changed:
-                body.pop("LineItems", None)
-                body.pop("LineAmountTypes", None)
+            body = _update_body(await self._invoice_body(resource, record), changed,
+                                fixed=("Status", "CurrencyCode", "CurrencyRate"))
             body["InvoiceID"] = current.id
             path, collection = "/Invoices", "Invoices"
         elif isinstance(record, m.PurchaseOrder):
-            body = {k: v for k, v in (await self._purchase_order_body(record)).items()
-                    if k not in ("Status", "CurrencyCode")}
-            if "line_items" not in changed:
-                body.pop("LineItems", None)
-                body.pop("LineAmountTypes", None)
+            body = _update_body(await self._purchase_order_body(record), changed, fixed=("Status", "CurrencyCode"))
             body["PurchaseOrderID"] = current.id
             path, collection = "/PurchaseOrders", "PurchaseOrders"
         elif isinstance(record, m.JournalEntry):
@@ -402,3 +395,13 @@ class XeroWrites(Connector):
             raise LedgerQLError(ErrorCode.NOT_FOUND, f"Xero no longer shows {resource.value} {record_id}",
                                 provider="XERO", id=record_id)
         return found[record_id]
+
+
+def _update_body(body: dict[str, Any], changed: frozenset[str], *, fixed: tuple[str, ...]) -> dict[str, Any]:
+    """A create body cut down to an update: without the elements an update cannot change (`fixed`), and
+    without the lines unless they change (Xero leaves alone what the element leaves out)."""
+    result = {k: v for k, v in body.items() if k not in fixed}
+    if "line_items" not in changed:
+        result.pop("LineItems", None)
+        result.pop("LineAmountTypes", None)
+    return result
