@@ -59,11 +59,9 @@ def processes() -> Iterator[list[subprocess.Popen[str]]]:
             process.kill()
 
 
-async def test_one_refresh_for_100_queries_across_two_processes(tmp_path: Path,
+async def test_one_refresh_for_100_queries_across_two_processes(tmp_path: Path, postgres_url: str,
                                                                 processes: list[subprocess.Popen[str]]) -> None:
-    base_url = os.environ.get("LEDGERQL_TEST_DATABASE_URL")
-    if not base_url:
-        pytest.skip("LEDGERQL_TEST_DATABASE_URL is not set (CI sets it to the machine's PostgreSQL)")
+    base_url = postgres_url
     schema, database_url = await _scratch_schema(base_url)
     try:
         await _run(tmp_path, database_url, processes)
@@ -137,12 +135,11 @@ async def _run(tmp_path: Path, database_url: str, processes: list[subprocess.Pop
         assert state["data"]["connections"] == [{"id": connection, "state": "ACTIVE"}]
 
 
-async def test_serve_workers_with_a_config_file(tmp_path: Path, processes: list[subprocess.Popen[str]]) -> None:
+async def test_serve_workers_with_a_config_file(tmp_path: Path, postgres_url: str,
+                                                processes: list[subprocess.Popen[str]]) -> None:
     """`ledgerql serve --workers 2 --config FILE`: the file is applied once to the shared PostgreSQL store,
     and the workers answer with its keys and connections."""
-    base_url = os.environ.get("LEDGERQL_TEST_DATABASE_URL")
-    if not base_url:
-        pytest.skip("LEDGERQL_TEST_DATABASE_URL is not set (CI sets it to the machine's PostgreSQL)")
+    base_url = postgres_url
     schema, database_url = await _scratch_schema(base_url)
     try:
         cli = [sys.executable, "-m", "ledgerql.cli"]

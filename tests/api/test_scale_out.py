@@ -36,20 +36,6 @@ QBO_INVOICES = """query($after: String) { connection(id: "demo-quickbooks") {
   invoices(first: 20, after: $after) { nodes { number } pageInfo { endCursor hasNextPage } } } }"""
 
 
-@pytest.fixture(scope="module")
-def redis_url() -> str:
-    url = os.environ.get("LEDGERQL_TEST_REDIS_URL")
-    if not url:
-        pytest.skip("LEDGERQL_TEST_REDIS_URL is not set (CI sets it to the machine's Redis)")
-    import redis
-
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=3).ping()
-    except redis.RedisError as exc:
-        pytest.fail(f"LEDGERQL_TEST_REDIS_URL={url} is set but Redis cannot be reached: {exc}")
-    return url
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -7,10 +7,7 @@ server cannot be reached; skipped only where no URL is configured.
 
 from __future__ import annotations
 
-import os
 import uuid
-
-import pytest
 
 from ledgerql.connectors.cache import RecordCache
 from ledgerql.sandbox import SandboxSet
@@ -18,14 +15,6 @@ from ledgerql.sandbox.books import BookSizes
 from tests.harness import GatewayHarness, connection_id
 
 CUSTOMERS = "query($c: ID!) { connection(id: $c) { customers(first: 50) { nodes { displayName } } } }"
-
-
-@pytest.fixture
-def redis_url() -> str:
-    url = os.environ.get("LEDGERQL_TEST_REDIS_URL")
-    if not url:
-        pytest.skip("LEDGERQL_TEST_REDIS_URL is not set (CI sets it to the machine's Redis)")
-    return url
 
 
 async def test_two_gateways_share_the_cache_and_its_invalidation(redis_url: str) -> None:

@@ -123,14 +123,6 @@ async def test_exact_refusing_an_early_refresh_does_not_kill_the_connection() ->
 # --- at rest --------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def postgres_url() -> str:
-    url = os.environ.get("LEDGERQL_TEST_DATABASE_URL")
-    if not url:
-        pytest.skip("LEDGERQL_TEST_DATABASE_URL is not set (CI sets it to the machine's PostgreSQL)")
-    return url
-
-
 async def _scratch_schema(url: str) -> tuple[str, str]:
     import asyncpg
 

@@ -6,11 +6,8 @@ server cannot be reached; it is skipped only where no URL is configured at all.
 
 from __future__ import annotations
 
-import os
 import uuid
 from pathlib import Path
-
-import pytest
 
 from ledgerql.store.database import PostgresDatabase, SQLiteDatabase
 from ledgerql.store.idempotency import (
@@ -52,11 +49,8 @@ async def test_sqlite_store_survives_a_restart(tmp_path: Path) -> None:
     await reopened.aclose()
 
 
-async def test_postgres_store() -> None:
-    url = os.environ.get("LEDGERQL_TEST_DATABASE_URL")
-    if not url:
-        pytest.skip("LEDGERQL_TEST_DATABASE_URL is not set (CI sets it to the machine's PostgreSQL)")
-    store = DatabaseIdempotencyStore(PostgresDatabase(url), owns_db=True)
+async def test_postgres_store(postgres_url: str) -> None:
+    store = DatabaseIdempotencyStore(PostgresDatabase(postgres_url), owns_db=True)
     try:
         await exercise(store)
     finally:
