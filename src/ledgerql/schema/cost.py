@@ -48,7 +48,7 @@ from graphql import (
 )
 from graphql.language import DocumentNode
 
-from ledgerql.connectors.mapping import load_mapping
+from ledgerql.connectors.mapping import LINES, load_mapping
 from ledgerql.model.enums import Operation, Provider, Resource, Support
 from ledgerql.schema.connection import RESOURCE_FIELDS
 from ledgerql.schema.pagination import DEFAULT_FIRST, MAX_FIRST
@@ -177,9 +177,8 @@ class CallProfile:
         if resource is None:
             return {}
         declared = load_mapping(self.provider).resource(resource).shown
-        prefix = "line_items."
-        return {_camel(reference.removeprefix(prefix).removesuffix("_id")): {_camel(f) for f in fields} | {"id"}
-                for reference, fields in declared.items() if reference.startswith(prefix) == lines}
+        return {_camel(reference.removeprefix(LINES).removesuffix("_id")): {_camel(f) for f in fields} | {"id"}
+                for reference, fields in declared.items() if reference.startswith(LINES) == lines}
 
     def allocated(self, resource: Resource) -> int:
         return self._cost("allocated", resource, 1) if self.supports(resource, Operation.LIST) else 0
